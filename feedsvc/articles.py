@@ -1,0 +1,473 @@
+"""Article files (``.txt``, ``.md``/``.markdown``, ``.html``/``.htm``) → :class:`Article`.
+
+This is the only module that reads article files. :func:`parse_article` is pure (bytes in,
+an Article out); :func:`scan_directory` and :func:`read_article_file` are the thin I/O shell
+around it. Formats:
+
+``.txt``
+    The first non-empty line is the title; every following non-empty line is one paragraph
+    (the format of ``../shared/examples/articles``). A dateline ("Kathmandu — ...") is just
+    the start of the first paragraph. The text is escaped, never interpreted as HTML.
+``.md``/``.markdown``
+    Optional front matter between ``---`` lines: ``key: value`` lines (a small subset of
+    YAML, parsed here; no PyYAML). Keys: title, id, date, updated, author, tags, link,
+    summary, lang; other keys are ignored. Lists are ``[a, b]``, ``- item`` lines, or (for
+    tags) comma-separated. Inline ``# comments`` are *not* stripped. The body is CommonMark
+    with raw HTML escaped, then sanitized anyway.
+``.html``/``.htm``
+    The title is ``<title>`` or the first ``<h1>`` (which is then removed from the body); the
+    body is the content of ``<body>``, sanitized.
+
+The key is the front-matter ``id`` when given, else the path relative to the source directory
+with POSIX separators. Dates are aware UTC; a file without a date gets ``published=None`` and
+the pipeline fills in the first-seen time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email.utils
+import html
+import os
+import re
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import lxml.etree
+import lxml.html
+from markdown_it import MarkdownIt
+
+from feedsvc.errors import SourceError
+from feedsvc.models import Article, Person
+from feedsvc.sanitize import (
+    clean_html,
+    escape_paragraphs,
+    remove_xml_invalid,
+    text_title,
+)
+
+__all__ = [
+    "SUFFIXES",
+    "DirectoryScan",
+    "parse_article",
+    "read_article_file",
+    "scan_directory",
+]
+
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+DEFAULT_MAX_BYTES = 5_000_000
+_BINARY_SNIFF_BYTES = 8192
+_BACKUP_SUFFIXES = (".swp", ".swo", ".bak", ".tmp", ".orig", ".rej", ".part")
+
+
+@dataclass(frozen=True)
+class DirectoryScan:
+    """The outcome of scanning a directory of article files.
+
+    ``errors`` name files that look like articles but could not be read or parsed;
+    ``skipped`` name files that are not articles (hidden, backups, binaries, other suffixes,
+    symlinks leaving the directory). Neither stops the scan.
+    """
+
+    articles: tuple[Article, ...]
+    errors: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+# -- parsing (pure) -------------------------------------------------------------------------
+
+
+def parse_article(data: bytes, relpath: str, *, origin: str) -> Article:
+    """Parse the bytes of one article file; ``relpath`` (POSIX) picks the format and key.
+
+    Raises :class:`SourceError` naming ``origin`` for undecodable UTF-8 (with the byte
+    offset), an empty file, bad front matter or a bad date, or an unknown suffix. Does not
+    read anything.
+    """
+    suffix = PurePosixPath(relpath).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise SourceError(f"{origin}: not an article file (expected one of {', '.join(SUFFIXES)})")
+    text = _decode(data, origin)
+    if not text.strip():
+        raise SourceError(f"{origin}: empty article")
+    stem = PurePosixPath(relpath).stem
+    if suffix == ".txt":
+        return _parse_txt(text, relpath, origin)
+    if suffix in (".md", ".markdown"):
+        return _parse_markdown(text, relpath, stem, origin)
+    return _parse_html(text, relpath, stem, origin)
+
+
+def _decode(data: bytes, origin: str) -> str:
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[bom:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SourceError(f"{origin}: not valid UTF-8 at byte {e.start + bom} ({e.reason})") from e
+    # str.splitlines() would also split on \v, \f, U+2028 ...; only CRLF, CR and LF are line
+    # endings in a text file.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _plain(s: str) -> str:
+    """Plain text (not markup) with whitespace collapsed."""
+    return " ".join(remove_xml_invalid(s).split())
+
+
+def _parse_txt(text: str, relpath: str, origin: str) -> Article:
+    lines = [stripped for line in text.split("\n") if (stripped := line.strip())]
+    # The title line is plain text: "AT&T <3 Ltd" is a title, not markup.
+    title, paragraphs = _plain(lines[0]), lines[1:]
+    return Article(
+        key=relpath,
+        title=title,
+        content_html=escape_paragraphs(paragraphs),
+        origin=origin,
+    )
+
+
+# -- Markdown ---------------------------------------------------------------------------------
+
+_FRONT_MATTER_OPEN = "---"
+_FRONT_MATTER_CLOSE = ("---", "...")
+_KEY_VALUE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)\s*:(?:\s+(.*))?\Z")
+_LIST_ITEM = re.compile(r"-\s+(.*)\Z")
+_ATX_H1 = re.compile(r" {0,3}#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*\Z")
+_PERSON = re.compile(r"(.*?)\s*<([^<>@\s]+@[^<>\s]+)>\Z")
+
+
+def _markdown() -> MarkdownIt:
+    # "html": False — raw HTML in Markdown is escaped, not passed through (the output still
+    # goes through clean_html: markdown-it only vets link schemes, it does not sanitize).
+    return MarkdownIt("commonmark", {"html": False})
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _split_list(value: str) -> list[str]:
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    return [item for part in value.split(",") if (item := _unquote(part))]
+
+
+def _front_matter(lines: list[str], origin: str) -> tuple[dict[str, str | list[str]], list[str]]:
+    """Split ``---`` front matter off; return its fields and the remaining body lines."""
+    if not lines or lines[0].rstrip() != _FRONT_MATTER_OPEN:
+        return {}, lines
+    if not any(line.rstrip() in _FRONT_MATTER_CLOSE for line in lines[1:]):
+        raise SourceError(f"{origin}: front matter opened with '---' on line 1 is never closed")
+    fields: dict[str, str | list[str]] = {}
+    list_key: str | None = None
+    for number, line in enumerate(lines[1:], start=2):
+        if line.rstrip() in _FRONT_MATTER_CLOSE:
+            return fields, lines[number:]
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if list_key is not None and (item := _LIST_ITEM.match(stripped)):
+            current = fields[list_key]
+            assert isinstance(current, list)
+            current.append(_unquote(item.group(1)))
+            continue
+        match = _KEY_VALUE.match(stripped)
+        if match is None or line[0].isspace():
+            raise SourceError(f"{origin}: front matter line {number}: expected 'key: value'")
+        key, value = match.group(1).lower(), (match.group(2) or "").strip()
+        if value:
+            fields[key], list_key = value, None
+        else:  # "tags:" followed by "- item" lines
+            fields[key], list_key = [], key
+    raise AssertionError("unreachable: the closing line was found above")
+
+
+def _parse_date(value: str, key: str, origin: str) -> datetime:
+    """ISO 8601 / RFC 3339 (or a plain date, or RFC 2822) → aware UTC; naive means UTC."""
+    value = _unquote(value)
+    parsed: datetime | None = None
+    try:
+        # RFC 3339 §5.6 allows a lower-case "t"/"z" and a space instead of "T".
+        parsed = datetime.fromisoformat(value.upper())
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            parsed = None
+    if parsed is None:
+        raise SourceError(
+            f"{origin}: front matter {key!r}: {value!r} is not a date "
+            "(expected ISO 8601, e.g. 2024-05-01 or 2024-05-01T09:30:00+02:00)"
+        )
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _scalar(fields: dict[str, str | list[str]], key: str, origin: str) -> str | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    if isinstance(value, list):
+        raise SourceError(f"{origin}: front matter {key!r} must be a single value, not a list")
+    return _unquote(value) or None
+
+
+def _list(fields: dict[str, str | list[str]], key: str) -> list[str]:
+    value = fields.get(key)
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [v for v in value if v]
+    return _split_list(value)
+
+
+def _person(value: str) -> Person:
+    match = _PERSON.match(value.strip())
+    if match and match.group(1):
+        return Person(name=_plain(_unquote(match.group(1))), email=match.group(2))
+    return Person(name=_plain(value))
+
+
+def _parse_markdown(text: str, relpath: str, stem: str, origin: str) -> Article:
+    fields, body_lines = _front_matter(text.split("\n"), origin)
+    title = _plain(_scalar(fields, "title", origin) or "")
+    if not title:
+        # The first ATX "# " heading (outside fenced code) is the title, removed from the body.
+        fence: str | None = None
+        for index, line in enumerate(body_lines):
+            stripped = line.lstrip()
+            if stripped.startswith(("```", "~~~")):
+                marker = stripped[:3]
+                fence = None if fence == marker else (fence or marker)
+                continue
+            if fence is None and (heading := _ATX_H1.match(line)):
+                title = text_title(_markdown().renderInline(heading.group(1)))
+                del body_lines[index]
+                break
+    title = title or stem
+    link = _scalar(fields, "link", origin)
+    body_html = _markdown().render("\n".join(body_lines))
+    dates = {
+        key: _parse_date(value, key, origin)
+        for key in ("date", "updated")
+        if (value := _scalar(fields, key, origin)) is not None
+    }
+    summary = _scalar(fields, "summary", origin)
+    # A single "author:" string is one person even with a comma in it ("Doe, Jane"); several
+    # are a list: "[a, b]" or "- item" lines.
+    author = fields.get("author")
+    authors = _list(fields, "author") if isinstance(author, list) else []
+    if isinstance(author, str):
+        authors = _split_list(author) if author.strip().startswith("[") else [_unquote(author)]
+    return Article(
+        key=_scalar(fields, "id", origin) or relpath,
+        title=title,
+        content_html=clean_html(body_html, base_url=link).strip(),
+        link=link,
+        summary_html=html.escape(_plain(summary), quote=False) if summary else None,
+        published=dates.get("date"),
+        updated=dates.get("updated"),
+        authors=tuple(_person(a) for a in authors if a.strip()),
+        categories=tuple(dict.fromkeys(_plain(t) for t in _list(fields, "tags") if _plain(t))),
+        lang=_scalar(fields, "lang", origin),
+        origin=origin,
+    )
+
+
+# -- HTML -------------------------------------------------------------------------------------
+
+
+def _inner_html(element: lxml.etree._Element) -> str:
+    parts = [html.escape(element.text or "", quote=False)]
+    parts.extend(lxml.html.tostring(child, encoding="unicode") for child in element)
+    return "".join(parts)
+
+
+def _text_of(element: lxml.etree._Element) -> str:
+    return "".join(t for t in element.itertext() if isinstance(t, str))
+
+
+def _drop(element: lxml.etree._Element) -> None:
+    """Remove an element and its content but keep its tail text (lxml's drop_tree)."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    tail = element.tail or ""
+    previous = element.getprevious()
+    if previous is not None:
+        previous.tail = (previous.tail or "") + tail
+    else:
+        parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+def _parse_html(text: str, relpath: str, stem: str, origin: str) -> Article:
+    # Hand lxml bytes with an explicit encoding: it refuses a str that carries an XML
+    # encoding declaration, and we have already decided the file is UTF-8.
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+    try:
+        doc = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
+    except (lxml.etree.ParserError, ValueError) as e:
+        raise SourceError(f"{origin}: cannot parse HTML: {e}") from e
+    title = ""
+    title_el = doc.find(".//title")
+    if title_el is not None:
+        title = _plain(_text_of(title_el))
+    body = doc.find("body")
+    if body is None:  # a document with a <head> only
+        body = doc
+    if not title:
+        h1 = body.find(".//h1")
+        if h1 is not None:
+            title = _plain(_text_of(h1))
+            _drop(h1)  # the title is not repeated as the first line of the content
+    base_url: str | None = None
+    base_el = doc.find(".//base[@href]")
+    if base_el is not None:
+        href = (base_el.get("href") or "").strip()
+        if href.lower().startswith(("http://", "https://")):
+            base_url = href
+    lang = (doc.get("lang") or "").strip() or None
+    return Article(
+        key=relpath,
+        title=title or stem,
+        content_html=clean_html(_inner_html(body), base_url=base_url).strip(),
+        lang=lang,
+        origin=origin,
+    )
+
+
+# -- files (I/O) ------------------------------------------------------------------------------
+
+
+class _NotAnArticle(Exception):
+    """Internal: a file to skip with a warning (binary, ...), not an error."""
+
+
+def _skip_reason(name: str) -> str | None:
+    """Why a file name is not an article file, or None when it may be one."""
+    if name.startswith("."):
+        return "hidden file"
+    if name.endswith("~") or (name.startswith("#") and name.endswith("#")):
+        return "editor backup"
+    lower = name.lower()
+    if lower.endswith(_BACKUP_SUFFIXES):
+        return "backup or temporary file"
+    if not lower.endswith(SUFFIXES):
+        return f"not an article file (expected one of {', '.join(SUFFIXES)})"
+    return None
+
+
+def _load(path: Path, relpath: str, max_bytes: int) -> Article:
+    """Read and parse one regular file; SourceError for errors, _NotAnArticle for skips."""
+    origin = str(path)
+    try:
+        # O_NONBLOCK: never hang on a FIFO that was swapped in after the stat.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise _NotAnArticle(f"{origin}: skipped: not a regular file")
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise SourceError(f"{origin}: cannot read: {e.strerror or e}") from e
+    if len(data) > max_bytes:
+        raise SourceError(f"{origin}: larger than the limit of {max_bytes} bytes")
+    if b"\0" in data[:_BINARY_SNIFF_BYTES]:
+        raise _NotAnArticle(f"{origin}: skipped: binary file (NUL byte)")
+    return parse_article(data, relpath, origin=origin)
+
+
+def read_article_file(path: Path, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
+    """Read one article file; its key is its path relative to ``root`` (POSIX separators).
+
+    For ``feedsvc ingest FILE``. Unlike :func:`scan_directory` nothing is skipped silently:
+    a file that is not an article (suffix, binary, not a regular file), too large,
+    unreadable or unparsable raises :class:`SourceError` naming it.
+    """
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        try:
+            rel = path.resolve().relative_to(root.resolve())
+        except ValueError:
+            raise SourceError(f"{path}: not inside {root}") from None
+    if not path.name.lower().endswith(SUFFIXES):
+        raise SourceError(f"{path}: not an article file (expected one of {', '.join(SUFFIXES)})")
+    try:
+        return _load(path, rel.as_posix(), max_bytes)
+    except _NotAnArticle as e:
+        raise SourceError(str(e).replace(": skipped: ", ": not an article: ")) from None
+
+
+def scan_directory(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DirectoryScan:
+    """Read every article file under ``root``, recursively, in sorted (deterministic) order.
+
+    Skips with a message in ``skipped``: hidden files and folders, editor backups, other
+    suffixes, binaries (a NUL byte in the first 8 KiB), non-regular files, broken symlinks
+    and symlinks that resolve outside ``root`` (never followed). Files over ``max_bytes``,
+    unreadable and unparsable files are reported in ``errors`` and the scan goes on. Raises
+    :class:`SourceError` only when ``root`` itself is missing or not a directory.
+    """
+    if not root.is_dir():
+        what = "does not exist" if not root.exists() else "is not a directory"
+        raise SourceError(f"{root}: article directory {what}")
+    real_root = root.resolve()
+    articles: list[Article] = []
+    errors: list[str] = []
+    skipped: list[str] = []
+    visited: set[Path] = {real_root}
+
+    def walk(directory: Path, rel: PurePosixPath) -> None:
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            errors.append(f"{directory}: cannot list directory: {e.strerror or e}")
+            return
+        for entry in entries:
+            path, relpath = directory / entry.name, rel / entry.name
+            if entry.name.startswith("."):
+                kind = "folder" if entry.is_dir(follow_symlinks=False) else "file"
+                skipped.append(f"{path}: skipped: hidden {kind}")
+                continue
+            try:
+                if entry.is_symlink():
+                    target = path.resolve()
+                    if not target.is_relative_to(real_root):
+                        skipped.append(f"{path}: skipped: symlink to {target}, outside {root}")
+                        continue
+                    if not target.exists():
+                        skipped.append(f"{path}: skipped: broken symlink")
+                        continue
+                is_dir = entry.is_dir()
+            except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop (3.11)
+                errors.append(f"{path}: cannot inspect: {e}")
+                continue
+            if is_dir:
+                real = path.resolve()
+                if real in visited:  # a symlink back into a folder already scanned
+                    skipped.append(f"{path}: skipped: folder already scanned as {real}")
+                    continue
+                visited.add(real)
+                walk(path, relpath)
+                continue
+            reason = _skip_reason(entry.name)
+            if reason is not None:
+                skipped.append(f"{path}: skipped: {reason}")
+                continue
+            try:
+                articles.append(_load(path, relpath.as_posix(), max_bytes))
+            except _NotAnArticle as e:
+                skipped.append(str(e))
+            except SourceError as e:
+                errors.append(str(e))
+
+    walk(root, PurePosixPath())
+    return DirectoryScan(articles=tuple(articles), errors=tuple(errors), skipped=tuple(skipped))
