@@ -1,0 +1,315 @@
+"""Load and validate ``config.toml`` into frozen dataclasses.
+
+Every error names the file and the key (``sources[2].interval``) and, for unknown keys, offers a
+did-you-mean. Relative paths resolve against the folder of the config file, so a config works
+from whatever directory feedsvc is started in. Parsing (:func:`parse_config`) is pure; only
+:func:`load_config` reads the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from feedsvc.errors import ConfigError
+from feedsvc.models import FeedSettings, Source, SourceKind
+
+DEFAULT_INTERVAL = 3600  # seconds; a source with no `interval` is run hourly
+MIN_INTERVAL = 10
+DEFAULT_CONFIG_NAME = "config.toml"
+
+_SECTIONS: dict[str, frozenset[str]] = {
+    "feed": frozenset({"title", "id", "author", "base_url", "subtitle", "max_entries"}),
+    "storage": frozenset({"path"}),
+    "publish": frozenset({"dir"}),
+    "server": frozenset({"host", "port", "max_age"}),
+    "fetch": frozenset({"timeout", "max_bytes", "user_agent"}),
+}
+_SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled"})
+_TOP_KEYS = frozenset(_SECTIONS) | {"sources"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    path: Path
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    dir: Path
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_age: int = 300  # Cache-Control max-age for served feeds, seconds
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    timeout: float = 30.0
+    max_bytes: int = 20_000_000
+    user_agent: str | None = None  # None: "feedsvc/VERSION (+project URL)"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration. ``path`` is the file it came from (None if built in code)."""
+
+    path: Path | None
+    feed: FeedSettings
+    storage: StorageSettings
+    publish: PublishSettings
+    server: ServerSettings
+    fetch: FetchSettings
+    sources: tuple[Source, ...]
+
+    def source(self, name: str) -> Source:
+        """The source called ``name``; ConfigError with a did-you-mean if there is none."""
+        for src in self.sources:
+            if src.name == name:
+                return src
+        names = [s.name for s in self.sources]
+        raise ConfigError(f"no source named {name!r}{_did_you_mean(name, names)}")
+
+
+def _did_you_mean(word: str, choices: list[str] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    if choices:
+        return f" (expected one of: {', '.join(sorted(choices))})"
+    return ""
+
+
+def parse_interval(value: object, key: str) -> int:
+    """``"90s"``, ``"15m"``, ``"1h"``, ``"1d"`` or a number of seconds → seconds."""
+    if isinstance(value, bool):
+        raise ConfigError(f'{key}: expected a duration such as "15m", got {value!r}')
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and (m := _INTERVAL_RE.match(value)):
+        seconds = int(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ConfigError(
+            f'{key}: expected a duration such as "90s", "15m", "1h" or "1d", got {value!r}'
+        )
+    if seconds < MIN_INTERVAL:
+        raise ConfigError(f"{key}: must be at least {MIN_INTERVAL}s, got {value!r}")
+    return seconds
+
+
+class _Section:
+    """Typed access to one table of the config, naming the key in every error."""
+
+    def __init__(self, where: str, data: Mapping[str, Any], allowed: frozenset[str]) -> None:
+        self.where = where
+        self.data = data
+        for key in data:
+            if key not in allowed:
+                raise ConfigError(f"{self.key(key)}: unknown key{_did_you_mean(key, allowed)}")
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.data.get(name, default)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{self.key(name)}: expected a non-empty string, got {value!r}")
+        return value.strip()
+
+    def whole(self, name: str, default: int, lo: int, hi: int) -> int:
+        value = self.data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ConfigError(
+                f"{self.key(name)}: expected a whole number from {lo} to {hi}, got {value!r}"
+            )
+        return value
+
+    def number(self, name: str, default: float, lo: float, hi: float) -> float:
+        value = self.data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            raise ConfigError(
+                f"{self.key(name)}: expected a number from {lo} to {hi}, got {value!r}"
+            )
+        return float(value)
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.data.get(name, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.key(name)}: expected true or false, got {value!r}")
+        return value
+
+
+def _table(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name}: expected a table ([{name}]), got {type(value).__name__}")
+    return value
+
+
+def _check_url(value: str, key: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{key}: expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def _check_iri(value: str, key: str) -> str:
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", value):
+        raise ConfigError(
+            f'{key}: expected an absolute IRI such as "urn:uuid:...", "tag:example.org,2026:feed"'
+            f' or "https://example.org/feed", got {value!r}'
+        )
+    return value
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path)
+
+
+def parse_source(
+    data: object, where: str, base: Path, *, default_interval: int = DEFAULT_INTERVAL
+) -> Source:
+    """Validate one ``[[sources]]`` table."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table ([[sources]]), got {type(data).__name__}")
+    sec = _Section(where, data, _SOURCE_KEYS)
+    name = sec.text("name")
+    if name is None:
+        raise ConfigError(f"{where}.name: missing (every source needs a unique name)")
+    if not _NAME_RE.match(name):
+        raise ConfigError(
+            f"{where}.name: {name!r} must start with a letter or digit and use only letters, "
+            "digits, '.', '_' and '-' (at most 64 characters)"
+        )
+    path, url = sec.text("path"), sec.text("url")
+    if (path is None) == (url is None):
+        raise ConfigError(f"{where}: give exactly one of 'path' or 'url' (source {name!r})")
+    interval = parse_interval(data.get("interval", default_interval), sec.key("interval"))
+    enabled = sec.flag("enabled", True)
+    if url is not None:
+        return Source(name, SourceKind.URL, _check_url(url, sec.key("url")), interval, enabled)
+    assert path is not None
+    resolved = _resolve(base, path).resolve()
+    # The kind is fixed by what is on disk now; a path that does not exist yet is taken as a
+    # directory (an inbox to be created), and reading it reports the problem per source.
+    kind = SourceKind.FILE if resolved.is_file() else SourceKind.DIRECTORY
+    return Source(name, kind, str(resolved), interval, enabled)
+
+
+def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -> Config:
+    """Validate a parsed TOML document. ``base`` is the folder relative paths resolve from."""
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise ConfigError(f"{key}: unknown section{_did_you_mean(key, _TOP_KEYS)}")
+
+    feed = _Section("feed", _table(raw, "feed"), _SECTIONS["feed"])
+    defaults = FeedSettings()
+    base_url = feed.text("base_url", defaults.base_url) or defaults.base_url
+    _check_url(base_url, "feed.base_url")
+    if not base_url.endswith("/"):
+        base_url += "/"
+    settings = FeedSettings(
+        title=feed.text("title", defaults.title) or defaults.title,
+        id=_check_iri(feed.text("id", defaults.id) or defaults.id, "feed.id"),
+        author=feed.text("author", defaults.author) or defaults.author,
+        base_url=base_url,
+        subtitle=feed.text("subtitle"),
+        max_entries=feed.whole("max_entries", defaults.max_entries, 1, 10_000),
+    )
+
+    storage = _Section("storage", _table(raw, "storage"), _SECTIONS["storage"])
+    publish = _Section("publish", _table(raw, "publish"), _SECTIONS["publish"])
+    server = _Section("server", _table(raw, "server"), _SECTIONS["server"])
+    fetch = _Section("fetch", _table(raw, "fetch"), _SECTIONS["fetch"])
+
+    sources_raw = raw.get("sources", [])
+    if not isinstance(sources_raw, list):
+        raise ConfigError("sources: expected an array of tables ([[sources]])")
+    sources = tuple(parse_source(s, f"sources[{i}]", base) for i, s in enumerate(sources_raw))
+    seen: set[str] = set()
+    for i, src in enumerate(sources):
+        if src.name in seen:
+            raise ConfigError(f"sources[{i}].name: duplicate source name {src.name!r}")
+        seen.add(src.name)
+
+    return Config(
+        path=path,
+        feed=settings,
+        storage=StorageSettings(_resolve(base, storage.text("path", "db/feedsvc.sqlite3") or "")),
+        publish=PublishSettings(_resolve(base, publish.text("dir", "feeds") or "")),
+        server=ServerSettings(
+            host=server.text("host", "127.0.0.1") or "127.0.0.1",
+            port=server.whole("port", 8080, 0, 65535),
+            max_age=server.whole("max_age", 300, 0, 86400 * 7),
+        ),
+        fetch=FetchSettings(
+            timeout=fetch.number("timeout", 30.0, 0.1, 600.0),
+            max_bytes=fetch.whole("max_bytes", 20_000_000, 1024, 2_000_000_000),
+            user_agent=fetch.text("user_agent"),
+        ),
+        sources=sources,
+    )
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file; every failure is a ConfigError naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found (pass -c/--config, or run feedsvc where config.toml is)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config: {e}") from e
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from e
+    try:
+        return parse_config(raw, path.resolve().parent, path)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
+
+
+def adhoc_sources(config: Config, paths: list[Path]) -> list[Source]:
+    """Sources for ``feedsvc ingest PATH...``: one per path.
+
+    A path that is already a configured source is that source (so its entries keep their
+    identity); a directory is a directory source; a file with an article suffix is a single
+    article; any other file is read as a feed document.
+    """
+    by_location = {s.location: s for s in config.sources if s.kind is not SourceKind.URL}
+    out: list[Source] = []
+    for p in paths:
+        resolved = p.resolve()
+        if str(resolved) in by_location:
+            out.append(by_location[str(resolved)])
+            continue
+        if not resolved.exists():
+            raise ConfigError(f"{p}: no such file or directory")
+        if resolved.is_dir():
+            kind = SourceKind.DIRECTORY
+        elif resolved.suffix.lower() in ARTICLE_SUFFIXES:
+            kind = SourceKind.ARTICLE
+        else:
+            kind = SourceKind.FILE
+        out.append(Source(f"cli:{resolved}", kind, str(resolved), DEFAULT_INTERVAL, True))
+    return out

@@ -1,0 +1,562 @@
+"""The only module that speaks SQL: sqlite-utils over one SQLite file in WAL mode.
+
+Schema changes go through :data:`MIGRATIONS` (``sqlite_utils.Migrations``); a database written
+by a newer feedsvc (a migration this code does not know) is refused rather than silently used.
+Each source run is one ``BEGIN IMMEDIATE`` transaction (:meth:`Store.source_run`): it either
+commits every entry and its bookkeeping, or nothing, so a failed or killed run never leaves
+half a source behind. Rows leave this module as frozen dataclasses, never ``sqlite3.Row``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.db import Table
+
+from feedsvc.dedup import Existing, Lookup
+from feedsvc.errors import StorageError
+from feedsvc.models import (
+    Enclosure,
+    FeedInfo,
+    IngestReport,
+    Insert,
+    Intent,
+    Person,
+    PublishedEntry,
+    StoredEntry,
+    Unchanged,
+    Update,
+)
+
+BUSY_TIMEOUT_S = 30.0
+MIGRATIONS = sqlite_utils.Migrations("feedsvc")
+
+
+@MIGRATIONS()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            location TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            feed_info TEXT,
+            last_run TEXT,
+            last_success TEXT,
+            last_error TEXT,
+            error_streak INTEGER NOT NULL DEFAULT 0,
+            next_due TEXT,
+            created TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL REFERENCES sources(name),
+            key TEXT NOT NULL,
+            atom_id TEXT NOT NULL UNIQUE,
+            story_id INTEGER NOT NULL,
+            dup_rule TEXT,
+            dup_score REAL,
+            original_id TEXT,
+            canonical_link TEXT,
+            fingerprint TEXT,
+            content_hash TEXT NOT NULL,
+            title TEXT NOT NULL,
+            link TEXT,
+            content_html TEXT NOT NULL,
+            summary_html TEXT,
+            published TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            authors TEXT NOT NULL DEFAULT '[]',
+            categories TEXT NOT NULL DEFAULT '[]',
+            enclosures TEXT NOT NULL DEFAULT '[]',
+            lang TEXT,
+            rights TEXT,
+            origin TEXT,
+            UNIQUE (source, key)
+        )
+        """
+    )
+    for col in ("story_id", "canonical_link", "fingerprint", "original_id"):
+        db.execute(f"CREATE INDEX idx_entries_{col} ON entries({col})")
+    db.execute("CREATE INDEX idx_entries_published ON entries(published DESC, atom_id)")
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            started TEXT NOT NULL,
+            finished TEXT NOT NULL,
+            new INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            unchanged INTEGER NOT NULL,
+            duplicates INTEGER NOT NULL,
+            skipped INTEGER NOT NULL,
+            not_modified INTEGER NOT NULL,
+            errors TEXT NOT NULL,
+            warnings TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_runs_source ON runs(source, id DESC)")
+
+
+def iso(d: datetime) -> str:
+    """Stored form of a datetime: UTC, whole seconds, ``Z``; sorts as text."""
+    return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(s: str) -> datetime:
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _opt_iso(s: str | None) -> datetime | None:
+    return parse_iso(s) if s else None
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """Bookkeeping stored per source."""
+
+    name: str
+    kind: str
+    location: str
+    entries: int
+    etag: str | None
+    last_modified: str | None
+    last_run: datetime | None
+    last_success: datetime | None
+    last_error: str | None
+    error_streak: int
+    next_due: datetime | None
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+
+
+class Store:
+    """An open feedsvc database. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
+        except (OSError, sqlite3.Error) as e:
+            raise StorageError(f"{path}: cannot open database: {e}") from e
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self.db = sqlite_utils.Database(conn)
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise StorageError(f"{path}: not a usable feedsvc database: {e}") from e
+        except StorageError:
+            conn.close()
+            raise
+
+    def _migrate(self) -> None:
+        known = {m.name for m in MIGRATIONS._migrations}
+        applied = {m.name for m in MIGRATIONS.applied(self.db)}
+        newer = applied - known
+        if newer:
+            raise StorageError(
+                f"{self.path}: written by a newer feedsvc (unknown schema migrations: "
+                f"{', '.join(sorted(newer))}); upgrade feedsvc or restore a backup"
+            )
+        if not applied:
+            foreign = [t for t in self.db.table_names() if not t.startswith("_sqlite")]
+            if foreign and "entries" not in foreign:
+                raise StorageError(
+                    f"{self.path}: is a SQLite database, but not a feedsvc one "
+                    f"(tables: {', '.join(sorted(foreign)[:5])})"
+                )
+        if MIGRATIONS.pending(self.db):
+            # Migrations are serialized across processes by the write lock.
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("COMMIT")
+            MIGRATIONS.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _table(self, name: str) -> Table:
+        return self.db.table(name)
+
+    # --- source runs -----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[SourceRun]:
+        """One write transaction (``BEGIN IMMEDIATE``): commits on success, rolls back on error."""
+        conn = self.db.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: cannot start a write transaction: {e}") from e
+        try:
+            yield SourceRun(self)
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StorageError(f"{self.path}: write failed, nothing stored: {e}") from e
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StorageError(f"{self.path}: commit failed: {e}") from e
+
+    def record_failure(self, report: IngestReport, kind: str, location: str) -> None:
+        """Record a run that stored nothing (its transaction, if any, was rolled back)."""
+        with self.transaction() as run:
+            run.ensure_source(report.source, kind, location, report.started)
+            run.record_run(report)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def published(self, limit: int) -> list[PublishedEntry]:
+        """The newest ``limit`` stories (one entry per story), newest first."""
+        rows = self.db.execute(
+            """
+            SELECT e.*, s.feed_info AS feed_info FROM entries e
+            JOIN sources s ON s.name = e.source
+            WHERE e.story_id = e.id
+            ORDER BY e.published DESC, e.atom_id ASC
+            LIMIT ?
+            """,
+            [limit],
+        ).fetchall()
+        cols = [
+            d[0]
+            for d in self.db.execute(
+                "SELECT e.*, s.feed_info AS feed_info FROM entries e "
+                "JOIN sources s ON s.name = e.source LIMIT 0"
+            ).description
+        ]
+        return [_published(dict(zip(cols, row, strict=True))) for row in rows]
+
+    def source_states(self) -> list[SourceState]:
+        rows = self.db.execute(
+            """
+            SELECT s.*, (SELECT count(*) FROM entries e WHERE e.source = s.name) AS n
+            FROM sources s ORDER BY s.name
+            """
+        )
+        cols = [d[0] for d in rows.description]
+        out = []
+        for row in rows.fetchall():
+            r = dict(zip(cols, row, strict=True))
+            out.append(
+                SourceState(
+                    name=r["name"],
+                    kind=r["kind"],
+                    location=r["location"],
+                    entries=r["n"],
+                    etag=r["etag"],
+                    last_modified=r["last_modified"],
+                    last_run=_opt_iso(r["last_run"]),
+                    last_success=_opt_iso(r["last_success"]),
+                    last_error=r["last_error"],
+                    error_streak=r["error_streak"],
+                    next_due=_opt_iso(r["next_due"]),
+                )
+            )
+        return out
+
+    def source_state(self, name: str) -> SourceState | None:
+        for state in self.source_states():
+            if state.name == name:
+                return state
+        return None
+
+    def counts(self) -> dict[str, int]:
+        """Totals: stored entries, published stories, duplicates."""
+        row = self.db.execute(
+            "SELECT count(*), sum(story_id = id), sum(story_id != id) FROM entries"
+        ).fetchone()
+        return {"entries": row[0] or 0, "stories": row[1] or 0, "duplicates": row[2] or 0}
+
+
+def _published(r: dict[str, Any]) -> PublishedEntry:
+    info = json.loads(r["feed_info"]) if r["feed_info"] else None
+    return PublishedEntry(
+        atom_id=r["atom_id"],
+        title=r["title"],
+        content_html=r["content_html"],
+        published=parse_iso(r["published"]),
+        updated=parse_iso(r["updated"]),
+        link=r["link"],
+        summary_html=r["summary_html"],
+        authors=tuple(Person(*p) for p in json.loads(r["authors"])),
+        categories=tuple(json.loads(r["categories"])),
+        enclosures=tuple(Enclosure(*e) for e in json.loads(r["enclosures"])),
+        lang=r["lang"],
+        rights=r["rights"],
+        source_info=_feed_info(info) if info else None,
+        source_name=r["source"],
+    )
+
+
+def _feed_info(d: dict[str, Any]) -> FeedInfo:
+    return FeedInfo(
+        title=d.get("title"),
+        id=d.get("id"),
+        link=d.get("link"),
+        self_link=d.get("self_link"),
+        updated=_opt_iso(d.get("updated")),
+    )
+
+
+def _stored(r: dict[str, Any]) -> StoredEntry:
+    return StoredEntry(
+        id=r["id"],
+        source=r["source"],
+        key=r["key"],
+        atom_id=r["atom_id"],
+        story_id=r["story_id"],
+        content_hash=r["content_hash"],
+        canonical_link=r["canonical_link"],
+        fingerprint=r["fingerprint"],
+        published=parse_iso(r["published"]),
+        updated=parse_iso(r["updated"]),
+        first_seen=parse_iso(r["first_seen"]),
+    )
+
+
+_STORED_COLS = (
+    "id, source, key, atom_id, story_id, content_hash, canonical_link, fingerprint, "
+    "published, updated, first_seen"
+)
+
+
+class SourceRun:
+    """Operations inside one write transaction (see :meth:`Store.transaction`)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    def _select(
+        self, where: str, values: Sequence[str], extra: Sequence[str] = ()
+    ) -> list[StoredEntry]:
+        out: list[StoredEntry] = []
+        names = _STORED_COLS.split(", ")
+        vals = list(values)
+        # SQLite limits bound parameters per statement; chunk large lookups.
+        for i in range(0, max(len(vals), 1), 500):
+            chunk = vals[i : i + 500]
+            if not chunk:
+                break
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {_STORED_COLS} FROM entries WHERE {where.format(marks=marks)}"
+            for row in self.db.execute(sql, [*extra, *chunk]).fetchall():
+                out.append(_stored(dict(zip(names, row, strict=True))))
+        return out
+
+    def existing(self, source: str, lookup: Lookup) -> Existing:
+        """The snapshot :func:`feedsvc.dedup.plan` needs, read inside this transaction."""
+        by_key = {
+            e.key: e
+            for e in self._select("source = ? AND key IN ({marks})", sorted(lookup.keys), [source])
+        }
+
+        def first_by(column: str, values: frozenset[str]) -> dict[str, StoredEntry]:
+            found: dict[str, StoredEntry] = {}
+            names = {"original_id": 0, "canonical_link": 0, "fingerprint": 0}
+            assert column in names
+            rows = self.db.execute(
+                "SELECT " + column + ", id FROM entries WHERE " + column + " IN "
+                "(SELECT value FROM json_each(?)) ORDER BY id",
+                [json.dumps(sorted(values))],
+            ).fetchall()
+            ids: dict[str, int] = {}
+            for value, entry_id in rows:
+                ids.setdefault(value, entry_id)
+            if ids:
+                entries = {
+                    e.id: e for e in self._select("id IN ({marks})", [str(i) for i in ids.values()])
+                }
+                for value, entry_id in ids.items():
+                    found[value] = entries[entry_id]
+            return found
+
+        taken_rows = self.db.execute(
+            "SELECT atom_id FROM entries WHERE atom_id IN (SELECT value FROM json_each(?))",
+            [json.dumps(sorted(lookup.original_ids))],
+        ).fetchall()
+        return Existing(
+            by_key=by_key,
+            by_original_id=first_by("original_id", lookup.original_ids),
+            by_link=first_by("canonical_link", lookup.links),
+            by_fingerprint=first_by("fingerprint", lookup.fingerprints),
+            taken_atom_ids=frozenset(r[0] for r in taken_rows),
+        )
+
+    def ensure_source(self, name: str, kind: str, location: str, now: datetime) -> None:
+        self.db.execute(
+            """
+            INSERT INTO sources (name, kind, location, created) VALUES (?, ?, ?, ?)
+            ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, location = excluded.location
+            """,
+            [name, kind, location, iso(now)],
+        )
+
+    def set_feed_info(self, name: str, info: FeedInfo | None) -> None:
+        blob = None
+        if info is not None:
+            blob = json.dumps(
+                {
+                    "title": info.title,
+                    "id": info.id,
+                    "link": info.link,
+                    "self_link": info.self_link,
+                    "updated": iso(info.updated) if info.updated else None,
+                },
+                sort_keys=True,
+                ensure_ascii=False,
+            )
+        self.db.execute("UPDATE sources SET feed_info = ? WHERE name = ?", [blob, name])
+
+    def set_validators(self, name: str, etag: str | None, last_modified: str | None) -> None:
+        self.db.execute(
+            "UPDATE sources SET etag = ?, last_modified = ? WHERE name = ?",
+            [etag, last_modified, name],
+        )
+
+    def apply(self, source: str, intents: Sequence[Intent], now: datetime) -> RunCounts:
+        """Carry out a dedup plan. Returns what was done."""
+        counts = {"new": 0, "updated": 0, "unchanged": 0, "duplicates": 0}
+        entries = self.db.table("entries")
+        ids_by_key: dict[str, int] = {}
+        for intent in intents:
+            if isinstance(intent, Unchanged):
+                counts["unchanged"] += 1
+                ids_by_key[intent.key] = intent.entry_id
+                self.db.execute(
+                    "UPDATE entries SET last_seen = ? WHERE id = ?", [iso(now), intent.entry_id]
+                )
+            elif isinstance(intent, Update):
+                counts["updated"] += 1
+                ids_by_key[intent.article.key] = intent.entry_id
+                row = _article_columns(intent.article)
+                row.update(
+                    content_hash=intent.content_hash,
+                    canonical_link=intent.canonical_link,
+                    fingerprint=intent.fingerprint,
+                    updated=iso(intent.updated),
+                    last_seen=iso(now),
+                )
+                entries.update(intent.entry_id, row)
+            elif isinstance(intent, Insert):
+                story = intent.story_of
+                if story is None and intent.story_of_key is not None:
+                    story = ids_by_key[intent.story_of_key]
+                row = _article_columns(intent.article)
+                row.update(
+                    source=source,
+                    key=intent.article.key,
+                    atom_id=intent.atom_id,
+                    story_id=story if story is not None else 0,
+                    dup_rule=intent.rule.value if intent.rule else None,
+                    dup_score=intent.score,
+                    original_id=intent.article.original_id,
+                    content_hash=intent.content_hash,
+                    canonical_link=intent.canonical_link,
+                    fingerprint=intent.fingerprint,
+                    published=iso(intent.published),
+                    updated=iso(intent.updated),
+                    first_seen=iso(now),
+                    last_seen=iso(now),
+                )
+                entry_id = int(entries.insert(row).last_pk or 0)
+                if story is None:
+                    self.db.execute("UPDATE entries SET story_id = id WHERE id = ?", [entry_id])
+                    counts["new"] += 1
+                else:
+                    counts["duplicates"] += 1
+                ids_by_key[intent.article.key] = entry_id
+        return RunCounts(**counts)
+
+    def record_run(self, report: IngestReport, next_due: datetime | None = None) -> None:
+        self.db.table("runs").insert(
+            {
+                "source": report.source,
+                "started": iso(report.started),
+                "finished": iso(report.finished),
+                "new": report.new,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "duplicates": report.duplicates,
+                "skipped": report.skipped,
+                "not_modified": int(report.not_modified),
+                "errors": json.dumps(list(report.errors), ensure_ascii=False),
+                "warnings": json.dumps(list(report.warnings), ensure_ascii=False),
+            }
+        )
+        if report.ok:
+            self.db.execute(
+                """
+                UPDATE sources SET last_run = ?, last_success = ?, last_error = NULL,
+                    error_streak = 0, next_due = coalesce(?, next_due) WHERE name = ?
+                """,
+                [iso(report.finished), iso(report.finished), _opt(next_due), report.source],
+            )
+        else:
+            self.db.execute(
+                """
+                UPDATE sources SET last_run = ?, last_error = ?, error_streak = error_streak + 1,
+                    next_due = coalesce(?, next_due) WHERE name = ?
+                """,
+                [iso(report.finished), "; ".join(report.errors), _opt(next_due), report.source],
+            )
+
+
+def _opt(d: datetime | None) -> str | None:
+    return iso(d) if d else None
+
+
+def _article_columns(a: Any) -> dict[str, Any]:
+    return {
+        "title": a.title,
+        "link": a.link,
+        "content_html": a.content_html,
+        "summary_html": a.summary_html,
+        "authors": json.dumps([[p.name, p.email, p.uri] for p in a.authors], ensure_ascii=False),
+        "categories": json.dumps(list(a.categories), ensure_ascii=False),
+        "enclosures": json.dumps([[e.href, e.length, e.type] for e in a.enclosures]),
+        "lang": a.lang,
+        "rights": a.rights,
+        "origin": a.origin,
+    }
