@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -158,7 +158,7 @@ class Pipeline:
                     errors=tuple(got.errors),
                     warnings=tuple(got.warnings),
                 )
-                run.record_run(report)
+                run.record_run(report, next_due=report.finished + interval(source))
         except FeedsvcError as e:
             report = IngestReport(source.name, started, self.clock(), errors=(str(e),))
             self._record_failure(source, report)
@@ -172,7 +172,9 @@ class Pipeline:
     def _record_failure(self, source: Source, report: IngestReport) -> None:
         log.error("%s: %s", source.name, "; ".join(report.errors))
         try:
-            self.store.record_failure(report, source.kind.value, source.location)
+            self.store.record_failure(
+                report, source.kind.value, source.location, report.finished + interval(source)
+            )
         except FeedsvcError as e:  # the database itself is failing; the report still says why
             log.error("%s: could not record the failure: %s", source.name, e)
 
@@ -189,6 +191,11 @@ class Pipeline:
         settings = self.config.feed
         entries = self.store.published(settings.max_entries)
         return publish_feed(entries, settings, self.config.publish.dir)
+
+
+def interval(source: Source) -> timedelta:
+    """How long after a run the source is due again (the daemon's schedule reads it)."""
+    return timedelta(seconds=source.interval_seconds)
 
 
 def needs_publish(reports: Iterable[IngestReport], atom: Path) -> bool:

@@ -238,11 +238,13 @@ class Store:
                 conn.execute("ROLLBACK")
             raise StorageError(f"{self.path}: commit failed: {e}") from e
 
-    def record_failure(self, report: IngestReport, kind: str, location: str) -> None:
+    def record_failure(
+        self, report: IngestReport, kind: str, location: str, next_due: datetime | None = None
+    ) -> None:
         """Record a run that stored nothing (its transaction, if any, was rolled back)."""
         with self.transaction() as run:
             run.ensure_source(report.source, kind, location, report.started)
-            run.record_run(report)
+            run.record_run(report, next_due)
 
     # --- reads -------------------------------------------------------------------------------
 
