@@ -21,17 +21,25 @@ around it. Formats:
 The key is the front-matter ``id`` when given, else the path relative to the source directory
 with POSIX separators. Dates are aware UTC; a file without a date gets ``published=None`` and
 the pipeline fills in the first-seen time.
+
+Incremental scans: :func:`scan_directory` returns a :class:`~feedsvc.models.FileStamp` (size,
+mtime, inode, SHA-256) for every file it read successfully; given the stamps of the previous
+scan (``known``) it neither reads a file whose stat still matches nor parses one whose bytes
+hash the same, and lists such files in ``unchanged`` instead of ``articles``.
 """
 
 from __future__ import annotations
 
 import codecs
 import email.utils
+import hashlib
 import html
 import os
 import re
 import stat
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -40,7 +48,7 @@ import lxml.html
 from markdown_it import MarkdownIt
 
 from feedsvc.errors import SourceError
-from feedsvc.models import Article, Person
+from feedsvc.models import Article, FileStamp, Person
 from feedsvc.sanitize import (
     clean_html,
     escape_paragraphs,
@@ -49,17 +57,24 @@ from feedsvc.sanitize import (
 )
 
 __all__ = [
+    "RACY_NS",
     "SUFFIXES",
     "DirectoryScan",
     "parse_article",
     "read_article_file",
     "scan_directory",
+    "stamp_is_fresh",
 ]
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 DEFAULT_MAX_BYTES = 5_000_000
 _BINARY_SNIFF_BYTES = 8192
 _BACKUP_SUFFIXES = (".swp", ".swo", ".bak", ".tmp", ".orig", ".rej", ".part")
+# A stamp taken less than this long after the file's mtime is "racy" (the trick git uses for
+# its index): a second write within the file system's timestamp granularity (up to 2 s on
+# FAT, 1 s on ext3/HFS+, a clock tick elsewhere) can leave size and mtime unchanged, so such a
+# file is re-hashed at the next scan instead of being trusted on its stat alone.
+RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -68,12 +83,17 @@ class DirectoryScan:
 
     ``errors`` name files that look like articles but could not be read or parsed;
     ``skipped`` name files that are not articles (hidden, backups, binaries, other suffixes,
-    symlinks leaving the directory). Neither stops the scan.
+    symlinks leaving the directory). Neither stops the scan. ``stamps`` has one stamp per
+    article file that is read successfully or known unchanged; ``unchanged`` lists the
+    relative paths of files left out of ``articles`` because they are known unchanged.
     """
 
     articles: tuple[Article, ...]
     errors: tuple[str, ...]
     skipped: tuple[str, ...]
+    # Not compared: stamps record when a file was read, which differs between equal scans.
+    stamps: tuple[FileStamp, ...] = field(default=(), compare=False)
+    unchanged: tuple[str, ...] = ()
 
 
 # -- parsing (pure) -------------------------------------------------------------------------
@@ -365,14 +385,23 @@ def _skip_reason(name: str) -> str | None:
     return None
 
 
-def _load(path: Path, relpath: str, max_bytes: int) -> Article:
-    """Read and parse one regular file; SourceError for errors, _NotAnArticle for skips."""
+def stamp_is_fresh(stamp: FileStamp, size: int, mtime_ns: int, inode: int) -> bool:
+    """Whether a file whose stat shows ``size``/``mtime_ns``/``inode`` can be trusted to be
+    unchanged since ``stamp`` was taken, without reading it. Pure; see :data:`RACY_NS`."""
+    same = (stamp.size, stamp.mtime_ns, stamp.inode) == (size, mtime_ns, inode)
+    return same and stamp.seen_ns - stamp.mtime_ns >= RACY_NS
+
+
+def _read(path: Path, relpath: str, max_bytes: int) -> tuple[bytes, FileStamp]:
+    """Read one regular file and stamp it; SourceError for errors, _NotAnArticle for skips."""
     origin = str(path)
+    seen_ns = time.time_ns()  # before the read: a write during the read makes the stamp racy
     try:
         # O_NONBLOCK: never hang on a FIFO that was swapped in after the stat.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
                 raise _NotAnArticle(f"{origin}: skipped: not a regular file")
             data = f.read(max_bytes + 1)
     except OSError as e:
@@ -381,7 +410,14 @@ def _load(path: Path, relpath: str, max_bytes: int) -> Article:
         raise SourceError(f"{origin}: larger than the limit of {max_bytes} bytes")
     if b"\0" in data[:_BINARY_SNIFF_BYTES]:
         raise _NotAnArticle(f"{origin}: skipped: binary file (NUL byte)")
-    return parse_article(data, relpath, origin=origin)
+    digest = hashlib.sha256(data).hexdigest()
+    return data, FileStamp(relpath, len(data), st.st_mtime_ns, st.st_ino, digest, seen_ns)
+
+
+def _load(path: Path, relpath: str, max_bytes: int) -> Article:
+    """Read and parse one regular file; SourceError for errors, _NotAnArticle for skips."""
+    data, _ = _read(path, relpath, max_bytes)
+    return parse_article(data, relpath, origin=str(path))
 
 
 def read_article_file(path: Path, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
@@ -406,7 +442,12 @@ def read_article_file(path: Path, root: Path, *, max_bytes: int = DEFAULT_MAX_BY
         raise SourceError(str(e).replace(": skipped: ", ": not an article: ")) from None
 
 
-def scan_directory(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DirectoryScan:
+def scan_directory(
+    root: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    known: Mapping[str, FileStamp] | None = None,
+) -> DirectoryScan:
     """Read every article file under ``root``, recursively, in sorted (deterministic) order.
 
     Skips with a message in ``skipped``: hidden files and folders, editor backups, other
@@ -414,6 +455,10 @@ def scan_directory(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Directo
     and symlinks that resolve outside ``root`` (never followed). Files over ``max_bytes``,
     unreadable and unparsable files are reported in ``errors`` and the scan goes on. Raises
     :class:`SourceError` only when ``root`` itself is missing or not a directory.
+
+    ``known`` maps relative paths to the stamps of an earlier scan of the same directory: a
+    file whose stat matches its fresh stamp is not read, one whose bytes hash the same is not
+    parsed; both go to ``unchanged`` (with their stamp in ``stamps``) instead of ``articles``.
     """
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a directory"
@@ -422,6 +467,8 @@ def scan_directory(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Directo
     articles: list[Article] = []
     errors: list[str] = []
     skipped: list[str] = []
+    stamps: list[FileStamp] = []
+    unchanged: list[str] = []
     visited: set[Path] = {real_root}
 
     def walk(directory: Path, rel: PurePosixPath) -> None:
@@ -462,12 +509,35 @@ def scan_directory(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Directo
             if reason is not None:
                 skipped.append(f"{path}: skipped: {reason}")
                 continue
+            key = relpath.as_posix()
+            previous = known.get(key) if known is not None else None
+            if previous is not None:
+                try:
+                    st = entry.stat()
+                except OSError as e:
+                    errors.append(f"{path}: cannot inspect: {e.strerror or e}")
+                    continue
+                if stamp_is_fresh(previous, st.st_size, st.st_mtime_ns, st.st_ino):
+                    stamps.append(previous)
+                    unchanged.append(key)
+                    continue
             try:
-                articles.append(_load(path, relpath.as_posix(), max_bytes))
+                data, stamp = _read(path, key, max_bytes)
+                if previous is not None and stamp.sha256 == previous.sha256:
+                    unchanged.append(key)  # touched or rewritten with the same bytes
+                else:
+                    articles.append(parse_article(data, key, origin=str(path)))
+                stamps.append(stamp)
             except _NotAnArticle as e:
                 skipped.append(str(e))
             except SourceError as e:
                 errors.append(str(e))
 
     walk(root, PurePosixPath())
-    return DirectoryScan(articles=tuple(articles), errors=tuple(errors), skipped=tuple(skipped))
+    return DirectoryScan(
+        articles=tuple(articles),
+        errors=tuple(errors),
+        skipped=tuple(skipped),
+        stamps=tuple(stamps),
+        unchanged=tuple(unchanged),
+    )

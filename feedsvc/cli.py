@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -84,23 +85,27 @@ def _rel(path: Path) -> str:
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-    default="warning",
-    show_default=True,
-    help="How much to log to stderr.",
+    default=None,
+    help="How much to log to stderr. Default: info for run and serve (one line per source "
+    "run), warning for the other commands.",
 )
 @click.version_option(__version__, prog_name="feedsvc")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path, log_level: str) -> None:
+def cli(ctx: click.Context, config_path: Path, log_level: str | None) -> None:
     """feedsvc: many sources in, one clean, trustworthy Atom feed out.
 
     Ingests article files and RSS/Atom feeds into SQLite, deduplicates them across sources,
     and publishes an Atom feed (feeds/atom.xml by default).
     """
+    if log_level is None:
+        log_level = "info" if ctx.invoked_subcommand in ("run", "serve") else "warning"
     logging.basicConfig(
         level=getattr(logging, log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if log_level != "debug":  # APScheduler logs every job at INFO: too chatty for a daemon
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     ctx.obj = Ctx(config_path)
 
 
@@ -244,6 +249,58 @@ def status(obj: Ctx, as_json: bool) -> None:
         name = r["name"] + ("" if r["enabled"] else " (disabled)")
         last_run, last_error = r["last_run"] or "never", r["last_error"] or "-"
         click.echo(f"{name:<24} {r['entries']:>7}  {last_run:<20}  {last_error}")
+
+
+@cli.command()
+@click.pass_obj
+def run(obj: Ctx) -> None:
+    """Run as a daemon: ingest every enabled source on its interval and serve the feed.
+
+    Each source runs at the next due time stored in the database (so a restart neither
+    refetches everything nor skips what fell due meanwhile); a new or edited file in a
+    folder source is picked up within a second or two ([daemon] watch). The outputs are
+    regenerated once after runs that changed something. The HTTP server listens on
+    [server] host:port. SIGTERM or SIGINT: finish in-flight runs and exit 0; SIGHUP: reload
+    the config file (an invalid one is logged and the old one kept). Exits 2 if another
+    daemon already runs on the same database or the address cannot be used.
+    """
+    from feedsvc.daemon import run_daemon
+    from feedsvc.locks import AlreadyRunning
+    from feedsvc.web import ServeError
+
+    with _errors():
+        try:
+            clean = run_daemon(obj.config_path)
+        except (AlreadyRunning, ServeError) as e:
+            _fail(str(e), EXIT_USAGE)
+    if not clean:
+        # A run that would not finish in time still holds a worker thread, which the
+        # interpreter would wait for at exit; its open transaction dies with the process.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(EXIT_OK)
+    sys.exit(EXIT_OK)
+
+
+@cli.command()
+@click.pass_obj
+def serve(obj: Ctx) -> None:
+    """Serve the published feed over HTTP, without ingesting anything.
+
+    Serves every file of the publish folder (atom.xml, ...) with ETag, Last-Modified,
+    304s and gzip, / as an HTML page that links the feed, and /healthz. For running beside
+    cron'd `feedsvc ingest` runs; `feedsvc run` includes this server. SIGHUP reloads the
+    config; SIGTERM or SIGINT stop it. Exits 2 if the address cannot be used.
+    """
+    from feedsvc.daemon import run_server
+    from feedsvc.web import ServeError
+
+    with _errors():
+        try:
+            run_server(obj.config_path)
+        except ServeError as e:
+            _fail(str(e), EXIT_USAGE)
+    sys.exit(EXIT_OK)
 
 
 def main() -> None:

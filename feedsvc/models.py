@@ -38,6 +38,23 @@ class Source:
 
 
 @dataclass(frozen=True)
+class FileStamp:
+    """What was seen of one article file the last time it was read successfully.
+
+    A directory source skips a file whose size, mtime and inode still match its stamp (and
+    re-hashes one whose stamp is "racy", see :func:`feedsvc.articles.stamp_is_fresh`), so an
+    unchanged inbox costs a ``stat`` per file, not a read and a parse.
+    """
+
+    relpath: str  # POSIX path relative to the source directory
+    size: int
+    mtime_ns: int
+    inode: int
+    sha256: str  # of the file's bytes
+    seen_ns: int  # wall clock (ns since the epoch) just before the file was read
+
+
+@dataclass(frozen=True)
 class Person:
     """An author or contributor (RFC 4287 §3.2)."""
 

@@ -23,7 +23,8 @@ from feedsvc.config import Config
 from feedsvc.dedup import lookup_for, plan
 from feedsvc.errors import FeedsvcError, SourceError
 from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client
-from feedsvc.models import Article, FeedInfo, IngestReport, Source, SourceKind
+from feedsvc.locks import publish_lock
+from feedsvc.models import Article, FeedInfo, FileStamp, IngestReport, Source, SourceKind
 from feedsvc.parse import parse_feed
 from feedsvc.publish import publish_feed
 from feedsvc.storage import Store
@@ -50,6 +51,12 @@ class Collected:
     not_modified: bool = False
     etag: str | None = None
     last_modified: str | None = None
+    # Directory sources: stamps to store, files gone since the last run, files known unchanged
+    # (skipped unread or unparsed; counted as unchanged), and whether old stamps are void.
+    stamps: list[FileStamp] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    unchanged_files: int = 0
+    forget_files: bool = False
 
 
 @dataclass
@@ -80,7 +87,15 @@ class Pipeline:
         """Read or fetch and parse one source. Raises SourceError if nothing could be read."""
         out = Collected()
         if source.kind is SourceKind.DIRECTORY:
-            scan = article_files.scan_directory(source.path)
+            state = self.store.source_state(source.name)
+            # Stamps are only valid for the folder they were taken in.
+            same_dir = state is not None and state.location == source.location
+            known = self.store.seen_files(source.name) if same_dir else {}
+            out.forget_files = not same_dir
+            scan = article_files.scan_directory(source.path, known=known)
+            out.stamps = [s for s in scan.stamps if known.get(s.relpath) != s]
+            out.gone = sorted(known.keys() - {s.relpath for s in scan.stamps})
+            out.unchanged_files = len(scan.unchanged)
             out.articles.extend(scan.articles)
             out.errors.extend(scan.errors)
             out.warnings.extend(scan.skipped)
@@ -145,13 +160,17 @@ class Pipeline:
                     source.name, got.articles, existing, now, feed_id=self.config.feed.id
                 )
                 counts = run.apply(source.name, intents, now)
+                if source.kind is SourceKind.DIRECTORY:
+                    if got.forget_files:
+                        run.forget_files(source.name)
+                    run.record_files(source.name, got.stamps, got.gone)
                 report = IngestReport(
                     source=source.name,
                     started=started,
                     finished=self.clock(),
                     new=counts.new,
                     updated=counts.updated,
-                    unchanged=counts.unchanged,
+                    unchanged=counts.unchanged + got.unchanged_files,
                     duplicates=counts.duplicates,
                     skipped=got.skipped,
                     not_modified=got.not_modified,
@@ -187,10 +206,16 @@ class Pipeline:
         return self.config.publish.dir / "atom.xml"
 
     def publish(self) -> bool:
-        """Regenerate ``feeds/atom.xml`` from the database. True if its bytes changed."""
+        """Regenerate ``feeds/atom.xml`` from the database. True if its bytes changed.
+
+        Holds the publish lock from the read to the write, so that of two processes
+        publishing at once (the daemon and a CLI ingest) the one that writes last also read
+        last: the file never goes back to an older state of the database.
+        """
         settings = self.config.feed
-        entries = self.store.published(settings.max_entries)
-        return publish_feed(entries, settings, self.config.publish.dir)
+        with publish_lock(self.config.publish.dir):
+            entries = self.store.published(settings.max_entries)
+            return publish_feed(entries, settings, self.config.publish.dir)
 
 
 def interval(source: Source) -> timedelta:

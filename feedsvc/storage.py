@@ -26,6 +26,7 @@ from feedsvc.errors import StorageError
 from feedsvc.models import (
     Enclosure,
     FeedInfo,
+    FileStamp,
     IngestReport,
     Insert,
     Intent,
@@ -114,6 +115,26 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX idx_runs_source ON runs(source, id DESC)")
+
+
+@MIGRATIONS()
+def m003_seen_files(db: sqlite_utils.Database) -> None:
+    """Issue 3: what each directory source last saw of each article file (size, mtime, inode,
+    hash), so a scan skips files that did not change. Self-contained: one new table."""
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS seen_files (
+            source TEXT NOT NULL,
+            relpath TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            inode INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            seen_ns INTEGER NOT NULL,
+            PRIMARY KEY (source, relpath)
+        )
+        """
+    )
 
 
 def iso(d: datetime) -> str:
@@ -297,6 +318,15 @@ class Store:
             )
         return out
 
+    def seen_files(self, source: str) -> dict[str, FileStamp]:
+        """The file stamps a directory source recorded at its last successful runs."""
+        rows = self.db.execute(
+            "SELECT relpath, size, mtime_ns, inode, sha256, seen_ns FROM seen_files "
+            "WHERE source = ?",
+            [source],
+        ).fetchall()
+        return {r[0]: FileStamp(*r) for r in rows}
+
     def source_state(self, name: str) -> SourceState | None:
         for state in self.source_states():
             if state.name == name:
@@ -450,6 +480,32 @@ class SourceRun:
                 ensure_ascii=False,
             )
         self.db.execute("UPDATE sources SET feed_info = ? WHERE name = ?", [blob, name])
+
+    def record_files(
+        self, source: str, changed: Sequence[FileStamp], gone: Sequence[str] = ()
+    ) -> None:
+        """Store the stamps of files read in this run and forget files no longer there."""
+        self.db.conn.executemany(
+            """
+            INSERT INTO seen_files (source, relpath, size, mtime_ns, inode, sha256, seen_ns)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(source, relpath) DO UPDATE SET size = excluded.size,
+                mtime_ns = excluded.mtime_ns, inode = excluded.inode,
+                sha256 = excluded.sha256, seen_ns = excluded.seen_ns
+            """,
+            [
+                (source, f.relpath, f.size, f.mtime_ns, f.inode, f.sha256, f.seen_ns)
+                for f in changed
+            ],
+        )
+        self.db.conn.executemany(
+            "DELETE FROM seen_files WHERE source = ? AND relpath = ?",
+            [(source, relpath) for relpath in gone],
+        )
+
+    def forget_files(self, source: str) -> None:
+        """Forget every file stamp of a source (its location changed)."""
+        self.db.execute("DELETE FROM seen_files WHERE source = ?", [source])
 
     def set_validators(self, name: str, etag: str | None, last_modified: str | None) -> None:
         self.db.execute(

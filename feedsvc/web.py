@@ -1,0 +1,619 @@
+"""HTTP serving of the publish folder, an index page and ``/healthz``.
+
+:class:`WebApp` answers ``GET``/``HEAD`` with the files under the publish folder (``atom.xml``
+and whatever else is published there) from an in-memory cache: each file's bytes, a gzip
+variant, a strong ``ETag`` (from a hash of the bytes) and ``Last-Modified``, reloaded when the
+file's inode, size or mtime changes. Publishing replaces files by an atomic rename, and a file
+is read through one open descriptor, so a response always carries one complete version of a
+file. Conditional requests get ``304`` (RFC 9110 §13.1.1-2, §15.4.5), ``Accept-Encoding: gzip``
+gets the gzip variant (with ``Vary``), other methods get ``405``. ``/`` is the folder's
+``index.html`` when there is one, else a small page rendered from the database; ``/healthz``
+is JSON from :mod:`feedsvc.health`. Anything else is ``404``, and no path can reach outside
+the publish folder (``..``, hidden names, symlinks out).
+
+The same app speaks two interfaces: ASGI (``WebApp.__call__``; tests drive it in-process with
+``httpx.ASGITransport``, and any ASGI server can run it) and RSGI (``WebApp.__rsgi__``), which
+the embedded Granian server (:func:`serve_http`) uses because it is the fastest measured. This
+module is the only Granian user. It never writes files and never decides what is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import gzip
+import hashlib
+import html
+import json
+import logging
+import os
+import stat
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from feedsvc.config import Config
+from feedsvc.errors import FeedsvcError
+from feedsvc.health import health_document
+from feedsvc.models import PublishedEntry
+from feedsvc.storage import Store
+
+log = logging.getLogger("feedsvc.web")
+
+Headers = tuple[tuple[str, str], ...]
+
+ALLOWED = "GET, HEAD"
+INDEX_FILE = "index.html"
+HEALTH_PATH = "/healthz"
+MAX_CACHED_FILES = 256  # distinct paths kept in memory; the least recently loaded go first
+MAX_CACHED_BYTES = 64 * 1024 * 1024  # a larger file is served, but read for each request
+GZIP_MIN_BYTES = 256  # smaller bodies are not worth compressing
+INDEX_PAGE_TTL_S = 1.0  # the rendered fallback index page is reused this long
+INDEX_PAGE_ENTRIES = 50
+
+_TEXT = "; charset=utf-8"
+_TYPES = {
+    ".atom": "application/atom+xml" + _TEXT,
+    ".rss": "application/rss+xml" + _TEXT,
+    ".json": "application/feed+json" + _TEXT,
+    ".html": "text/html" + _TEXT,
+    ".htm": "text/html" + _TEXT,
+    ".css": "text/css" + _TEXT,
+    ".txt": "text/plain" + _TEXT,
+    ".js": "text/javascript" + _TEXT,
+    ".xsl": "application/xslt+xml" + _TEXT,
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+}
+_COMPRESSIBLE: tuple[str, ...] = (
+    "text/",
+    "application/atom+xml",
+    "application/rss+xml",
+    "application/xml",
+    "application/feed+json",
+    "application/json",
+    "application/xslt+xml",
+    "image/svg+xml",
+)
+
+
+# --- pure helpers -------------------------------------------------------------------------------
+
+
+def safe_relpath(path: str) -> str | None:
+    """The publish-folder-relative file path for a (percent-decoded) URL path, or None.
+
+    Refused (None): anything not starting with ``/``; NUL or backslash; empty segments
+    (``//``); ``.`` and ``..`` segments; names starting with ``.`` (hidden files: the publish
+    lock, temporary files of atomic writes). A trailing ``/`` names the folder's
+    ``index.html``. Symlinks are checked when the file is opened, not here.
+    """
+    if not path.startswith("/") or "\0" in path or "\\" in path:
+        return None
+    parts = path[1:].split("/")
+    if parts[-1] == "":
+        parts[-1] = INDEX_FILE
+    for part in parts:
+        if not part or part.startswith("."):
+            return None
+    return "/".join(parts)
+
+
+def content_type(relpath: str, head: bytes) -> str:
+    """The media type of a published file, from its name and (for ``.xml``) its root element."""
+    name = relpath.rsplit("/", 1)[-1].lower()
+    dot = name.rfind(".")
+    suffix = name[dot:] if dot >= 0 else ""
+    if suffix == ".xml":
+        # An .xml file is whichever feed its root element says (atom.xml, rss.xml, and
+        # archive pages alike); anything else is plain XML.
+        sniff = head[:1024].lstrip(b"\xef\xbb\xbf")
+        if b"<feed" in sniff and b"http://www.w3.org/2005/Atom" in sniff:
+            return "application/atom+xml" + _TEXT
+        if b"<rss" in sniff or b"<rdf:RDF" in sniff:
+            return "application/rss+xml" + _TEXT
+        return "application/xml" + _TEXT
+    return _TYPES.get(suffix, "application/octet-stream")
+
+
+def http_date(timestamp: float) -> str:
+    """An IMF-fixdate (RFC 9110 §5.6.7)."""
+    return email.utils.formatdate(timestamp, usegmt=True)
+
+
+def parse_http_date(value: str) -> float | None:
+    """Seconds since the epoch for an HTTP date, or None when it is not one."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def etag_matches(if_none_match: str, etags: tuple[str, ...]) -> bool:
+    """``If-None-Match`` uses the weak comparison (RFC 9110 §13.1.2): ``W/`` is ignored."""
+    value = if_none_match.strip()
+    if value == "*":
+        return True
+    for candidate in value.split(","):
+        tag = candidate.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag in etags:
+            return True
+    return False
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip (RFC 9110 §12.5.3): listed, or ``*``, with a
+    non-zero q-value."""
+    star: bool | None = None
+    for item in accept_encoding.split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        if coding in ("gzip", "x-gzip"):
+            return q > 0
+        if coding == "*":
+            star = q > 0
+    return bool(star)
+
+
+# --- cached entities ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One servable document with everything a response needs, computed once."""
+
+    key: tuple[int, ...]  # what identifies this version (dev, inode, size, mtime_ns)
+    body: bytes
+    gz: bytes | None  # the gzip variant, when worth having
+    etags: tuple[str, ...]  # every ETag a client may hold for this version
+    mtime: float | None  # whole seconds, as in Last-Modified; None: no Last-Modified
+    plain: Headers  # 200 headers for the identity variant
+    zipped: Headers  # 200 headers for the gzip variant
+    not_modified: Headers  # 304 headers (identity variant)
+    not_modified_gz: Headers  # 304 headers (gzip variant)
+
+
+def make_entity(
+    body: bytes,
+    media_type: str,
+    mtime: float | None,
+    cache_control: str,
+    key: tuple[int, ...] = (),
+) -> Entity:
+    """Build an :class:`Entity`: strong ETags from SHA-256 of the bytes, a deterministic
+    gzip variant (``mtime=0``, so equal bytes give equal ETags across restarts)."""
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    etag = f'"{digest}"'
+    gz: bytes | None = None
+    if len(body) >= GZIP_MIN_BYTES and media_type.startswith(_COMPRESSIBLE):
+        packed = gzip.compress(body, compresslevel=6, mtime=0)
+        if len(packed) < len(body):
+            gz = packed
+    # A strong validator differs between representations (RFC 9110 §8.8.3), so the gzip
+    # variant has its own ETag.
+    gz_etag = f'"{digest}-gz"'
+    whole = int(mtime) if mtime is not None else None
+    common: Headers = (("cache-control", cache_control),)
+    if whole is not None:
+        common = (("last-modified", http_date(whole)), *common)
+    vary = (("vary", "accept-encoding"),) if gz is not None else ()
+    plain = (("content-type", media_type), ("etag", etag), *common, *vary)
+    zipped = (
+        ("content-type", media_type),
+        ("content-encoding", "gzip"),
+        ("etag", gz_etag),
+        *common,
+        *vary,
+    )
+    return Entity(
+        key=key,
+        body=body,
+        gz=gz,
+        etags=(etag, gz_etag) if gz is not None else (etag,),
+        mtime=whole,
+        plain=plain,
+        zipped=zipped,
+        not_modified=(("etag", etag), *common, *vary),
+        not_modified_gz=(("etag", gz_etag), *common, *vary),
+    )
+
+
+class FileCache:
+    """Entities for the files under one folder, reloaded when a file's stat changes.
+
+    Each lookup costs one ``stat``; a changed (or first-seen) file is opened once, checked to
+    be a regular file inside the folder (after resolving symlinks), and read through that one
+    descriptor: its ``fstat`` is the cache key, so an entity never mixes two versions. Not
+    thread-safe: one event loop owns it.
+    """
+
+    def __init__(self, root: Path, cache_control: str) -> None:
+        self.root = root
+        self.cache_control = cache_control
+        self._root_str = str(root)
+        self._files: dict[str, Entity] = {}
+
+    def clear(self) -> None:
+        self._files.clear()
+
+    def get(self, relpath: str) -> Entity | None:
+        full = self._root_str + "/" + relpath
+        try:
+            st = os.stat(full)
+        except (OSError, ValueError):
+            self._files.pop(relpath, None)
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        cached = self._files.get(relpath)
+        if cached is not None and cached.key == (
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+        ):
+            return cached
+        entity = self._load(relpath, full)
+        if entity is None:
+            self._files.pop(relpath, None)
+        elif len(entity.body) <= MAX_CACHED_BYTES:
+            if relpath not in self._files and len(self._files) >= MAX_CACHED_FILES:
+                self._files.pop(next(iter(self._files)))
+            self._files[relpath] = entity
+        return entity
+
+    def _load(self, relpath: str, full: str) -> Entity | None:
+        real_root = os.path.realpath(self._root_str)
+        real = os.path.realpath(full)
+        if os.path.commonpath([real_root, real]) != real_root:
+            log.debug("refused %s: it resolves outside %s", relpath, real_root)
+            return None
+        try:
+            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                body = f.read()
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return make_entity(
+            body,
+            content_type(relpath, body),
+            st.st_mtime,
+            self.cache_control,
+            (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns),
+        )
+
+
+# --- the application ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A response: ``head`` means send the headers of ``body`` but not the body."""
+
+    status: int
+    headers: Headers
+    body: bytes = b""
+    head: bool = False
+
+
+def _simple(status: int, text: str, extra: Headers = ()) -> Reply:
+    headers = (("content-type", "text/plain; charset=utf-8"), ("cache-control", "no-store"))
+    return Reply(status, headers + extra, text.encode())
+
+
+NOT_FOUND = _simple(404, "404 Not Found\n")
+NOT_ALLOWED = _simple(405, "405 Method Not Allowed\n", (("allow", ALLOWED),))
+
+
+def render_index(
+    title: str, subtitle: str | None, entries: list[PublishedEntry], feed_href: str
+) -> bytes:
+    """A small, readable HTML page: the feed's title, its newest entries with links, and the
+    ``<link rel="alternate">`` that lets feed readers discover the feed from the site."""
+    e = html.escape
+    items = []
+    for entry in entries:
+        when = entry.published.astimezone(UTC)
+        label = e(entry.title or "(untitled)")
+        heading = f'<a href="{e(entry.link)}">{label}</a>' if entry.link else label
+        items.append(
+            f'<li><time datetime="{when.strftime("%Y-%m-%dT%H:%M:%SZ")}">'
+            f"{when.strftime('%Y-%m-%d')}</time> {heading}</li>"
+        )
+    listing = "\n".join(items) if items else "<li>No entries yet.</li>"
+    sub = f"<p>{e(subtitle)}</p>\n" if subtitle else ""
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)}</title>
+<link rel="alternate" type="application/atom+xml" title="{e(title)}" href="{e(feed_href)}">
+</head>
+<body>
+<h1>{e(title)}</h1>
+{sub}<p>Subscribe in a feed reader: <a href="{e(feed_href)}">{e(feed_href)}</a></p>
+<ul>
+{listing}
+</ul>
+</body>
+</html>
+"""
+    return page.encode("utf-8")
+
+
+class WebApp:
+    """The HTTP application (ASGI and RSGI). ``config`` may be replaced on reload."""
+
+    def __init__(self, config: Config, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC).replace(microsecond=0))
+        self._index: tuple[float, Entity] | None = None
+        self._gzip_ok: dict[str, bool] = {}
+        self.config = config
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self._config = config
+        self.cache_control = f"max-age={config.server.max_age}"
+        self.files = FileCache(config.publish.dir, self.cache_control)
+        self._index = None
+
+    # --- the request core (interface-neutral) --------------------------------------------------
+
+    async def respond(
+        self,
+        method: str,
+        path: str,
+        if_none_match: str | None,
+        if_modified_since: str | None,
+        accept_encoding: str | None,
+    ) -> Reply:
+        """Answer one request; headers are the raw values, or None when absent."""
+        head = method == "HEAD"
+        if not head and method != "GET":
+            return NOT_ALLOWED
+        if path == HEALTH_PATH:
+            return await self._health(head)
+        relpath = INDEX_FILE if path == "/" else safe_relpath(path)
+        if relpath is None:
+            return NOT_FOUND
+        entity = self.files.get(relpath)
+        if entity is None:
+            if path != "/":
+                return NOT_FOUND
+            entity = await self._index_page()
+        zipped = entity.gz is not None and self._wants_gzip(accept_encoding)
+        if if_none_match is not None:
+            fresh = etag_matches(if_none_match, entity.etags)
+        elif if_modified_since is not None:
+            since = parse_http_date(if_modified_since)
+            fresh = since is not None and entity.mtime is not None and entity.mtime <= since
+        else:
+            fresh = False
+        if fresh:
+            return Reply(304, entity.not_modified_gz if zipped else entity.not_modified)
+        if zipped:
+            assert entity.gz is not None
+            return Reply(200, entity.zipped, entity.gz, head)
+        return Reply(200, entity.plain, entity.body, head)
+
+    def _wants_gzip(self, accept_encoding: str | None) -> bool:
+        if not accept_encoding:
+            return False
+        known = self._gzip_ok.get(accept_encoding)
+        if known is None:
+            known = accepts_gzip(accept_encoding)
+            if len(self._gzip_ok) > 256:  # bounded: clients send few distinct values
+                self._gzip_ok.clear()
+            self._gzip_ok[accept_encoding] = known
+        return known
+
+    async def _index_page(self) -> Entity:
+        now = time.monotonic()
+        if self._index is not None and now - self._index[0] < INDEX_PAGE_TTL_S:
+            return self._index[1]
+        config = self._config
+        entries = await asyncio.to_thread(_read_entries, config, INDEX_PAGE_ENTRIES)
+        body = render_index(config.feed.title, config.feed.subtitle, entries, "atom.xml")
+        newest = max((e.updated.timestamp() for e in entries), default=None)
+        entity = make_entity(body, "text/html; charset=utf-8", newest, self.cache_control)
+        if self._index is not None and self._index[1].etags == entity.etags:
+            entity = self._index[1]
+        self._index = (now, entity)
+        return entity
+
+    async def _health(self, head: bool) -> Reply:
+        config = self._config
+        try:
+            states = await asyncio.to_thread(_read_states, config)
+        except FeedsvcError as e:
+            doc: dict[str, Any] = {"status": "degraded", "error": str(e), "sources": []}
+        else:
+            doc = health_document(config.sources, states, self._clock())
+        body = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        status = 200 if doc["status"] == "ok" else 503
+        headers = (("content-type", "application/json"), ("cache-control", "no-store"))
+        return Reply(status, headers, body, head)
+
+    # --- ASGI ---------------------------------------------------------------------------------
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        inm = ims = ae = None
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                inm = value.decode("latin-1")
+            elif name == b"if-modified-since":
+                ims = value.decode("latin-1")
+            elif name == b"accept-encoding":
+                ae = value.decode("latin-1")
+        reply = await self.respond(scope["method"], scope["path"], inm, ims, ae)
+        headers = [(k.encode(), v.encode("latin-1")) for k, v in reply.headers]
+        if reply.status != 304:
+            headers.append((b"content-length", str(len(reply.body)).encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        body = b"" if reply.head or reply.status == 304 else reply.body
+        await send({"type": "http.response.body", "body": body})
+
+    # --- RSGI (Granian) -------------------------------------------------------------------------
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        if scope.proto != "http":
+            return
+        h = scope.headers
+        reply = await self.respond(
+            scope.method,
+            scope.path,
+            h.get("if-none-match"),
+            h.get("if-modified-since"),
+            h.get("accept-encoding"),
+        )
+        if reply.status == 304:
+            proto.response_empty(304, list(reply.headers))
+        else:
+            # For HEAD the server sends the headers (with this body's Content-Length) only.
+            proto.response_bytes(reply.status, list(reply.headers), reply.body)
+
+
+def _read_entries(config: Config, limit: int) -> list[PublishedEntry]:
+    with Store(config.storage.path) as store:
+        return store.published(min(limit, config.feed.max_entries))
+
+
+def _read_states(config: Config) -> list[Any]:
+    with Store(config.storage.path) as store:
+        return list(store.source_states())
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+
+class ServeError(FeedsvcError):
+    """The HTTP server could not start (address in use, permission denied, ...)."""
+
+
+def _granian_logging(level: int) -> dict[str, Any]:
+    """Route Granian's loggers into ours (stderr, our format) instead of its own stdout."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "loggers": {
+            "_granian": {"handlers": [], "propagate": True, "level": max(level, logging.WARNING)},
+            "granian.access": {"handlers": [], "propagate": True, "level": logging.WARNING},
+        },
+    }
+
+
+class _DropExperimentalNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "experimental" not in record.getMessage()
+
+
+async def serve_http(app: WebApp, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve ``app`` on ``host:port`` with the embedded Granian server until ``stop`` is set.
+
+    Raises :class:`ServeError` when the address cannot be bound.
+    """
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    _check_bind(host, port)
+    logging.getLogger("_granian").addFilter(_DropExperimentalNotice())
+    level = logging.getLogger().getEffectiveLevel()
+    server = Server(
+        app,
+        address=host,
+        port=port,
+        interface=Interfaces.RSGI,
+        http=HTTPModes.auto,
+        websockets=False,
+        backlog=1024,
+        log_level=LogLevels.warning,
+        log_dictconfig=_granian_logging(level),
+    )
+    # Idle keep-alive connections must not hold up a shutdown for long.
+    server.workers_kill_timeout = 3
+    task = asyncio.create_task(server.serve())
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:  # the server ended by itself: an error
+        stopper.cancel()
+        exc = task.exception()
+        raise ServeError(f"HTTP server on {host}:{port} stopped: {exc}") from exc
+    server.signal_handler_interrupt()  # type: ignore[no-untyped-call]
+    await task
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Fail early, with a clear message, when ``host:port`` cannot be bound."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with contextlib.closing(socket.socket(family, socket.SOCK_STREAM)) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise ServeError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+
+@contextlib.contextmanager
+def event_loop() -> Iterator[asyncio.Runner]:
+    """An asyncio runner on uvloop where it is installed (faster), the default loop else."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        factory = None
+    else:
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        yield runner
