@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: ingest run serve status publish test lint typecheck check bench clean help
+.PHONY: ingest run serve status publish test lint typecheck check bench bench-http clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,6 +23,15 @@ $(STAMP): pyproject.toml
 
 ingest: $(STAMP)  ## ingest every source of config.toml once and publish feeds/atom.xml
 	$(BIN)/feedsvc ingest
+
+run: $(STAMP)  ## run the daemon: scheduled ingestion + HTTP server on [server] host:port
+	$(BIN)/feedsvc run
+
+serve: $(STAMP)  ## serve feeds/ over HTTP only (no ingestion)
+	$(BIN)/feedsvc serve
+
+bench-http: $(STAMP)  ## requests/s of `feedsvc serve` next to nginx (needs wrk; nginx optional)
+	$(BIN)/python bench/http_bench.py
 
 status: $(STAMP)  ## show sources, counts, last runs and errors
 	$(BIN)/feedsvc status

@@ -104,8 +104,9 @@ def cli(ctx: click.Context, config_path: Path, log_level: str | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if log_level != "debug":  # APScheduler logs every job at INFO: too chatty for a daemon
+    if log_level != "debug":  # both log every job or change at INFO: too chatty for a daemon
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
     ctx.obj = Ctx(config_path)
 
 

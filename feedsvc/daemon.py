@@ -45,7 +45,7 @@ from feedsvc.models import IngestReport, Source, SourceKind
 from feedsvc.pipeline import Pipeline
 from feedsvc.storage import SourceState, Store
 from feedsvc.watch import FolderWatcher
-from feedsvc.web import WebApp, event_loop, serve_http
+from feedsvc.web import WebApp, check_bind, event_loop, serve_http
 
 log = logging.getLogger("feedsvc.daemon")
 
@@ -60,8 +60,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def run_summary(report: IngestReport) -> str:
-    """The one log line of a source run."""
+def run_summary(report: IngestReport, seconds: float) -> str:
+    """The one log line of a source run (``seconds``: how long it took)."""
     if report.not_modified:
         counts = "not modified (HTTP 304)"
     else:
@@ -69,9 +69,8 @@ def run_summary(report: IngestReport) -> str:
             f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged, "
             f"{report.duplicates} duplicate, {report.skipped} skipped"
         )
-    took = (report.finished - report.started).total_seconds()
     status = "ok" if report.ok else f"failed: {'; '.join(report.errors)}"
-    return f"{report.source}: {counts} in {took:.0f}s, {status}"
+    return f"{report.source}: {counts} in {seconds:.2f}s, {status}"
 
 
 class Daemon:
@@ -201,8 +200,9 @@ class Daemon:
             self._rerun.discard(name)
         next_due: datetime | None = None
         try:
+            began = time.monotonic()
             report, next_due = self._ingest(src)
-            log.info("%s", run_summary(report))
+            log.info("%s", run_summary(report, time.monotonic() - began))
             if report.changed:
                 self.request_publish()
         except Exception:  # a bug in one run must not stop the schedule of every source
@@ -377,6 +377,7 @@ def run_daemon(config_path: Path) -> bool:
     lock.acquire()
     try:
         _check_database(config)
+        check_bind(config.server.host, config.server.port)  # before any source runs
         daemon = Daemon(config)
         app = WebApp(config)
         reload_lock = threading.Lock()
@@ -419,6 +420,8 @@ def run_daemon(config_path: Path) -> bool:
             finally:
                 log.info("stopping: waiting for in-flight source runs")
                 clean = await asyncio.to_thread(daemon.stop)
+                if clean:
+                    log.info("stopped")
             return clean
 
         with event_loop() as runner:

@@ -45,6 +45,8 @@ from feedsvc.storage import Store
 log = logging.getLogger("feedsvc.web")
 
 Headers = tuple[tuple[str, str], ...]
+HeaderList = list[tuple[str, str]]  # what Granian's RSGI protocol takes, built once per file
+Outcome = tuple[int, HeaderList, bytes]  # status, headers, body (the whole body, even for HEAD)
 
 ALLOWED = "GET, HEAD"
 INDEX_FILE = "index.html"
@@ -189,10 +191,12 @@ class Entity:
     gz: bytes | None  # the gzip variant, when worth having
     etags: tuple[str, ...]  # every ETag a client may hold for this version
     mtime: float | None  # whole seconds, as in Last-Modified; None: no Last-Modified
-    plain: Headers  # 200 headers for the identity variant
-    zipped: Headers  # 200 headers for the gzip variant
-    not_modified: Headers  # 304 headers (identity variant)
-    not_modified_gz: Headers  # 304 headers (gzip variant)
+    # Precomputed responses: (status, headers, body) for 200 identity, 200 gzip, and 304 of
+    # each variant. Never mutated: the hot path hands them to the server as they are.
+    plain: Outcome
+    zipped: Outcome
+    not_modified: Outcome
+    not_modified_gz: Outcome
 
 
 def make_entity(
@@ -219,24 +223,24 @@ def make_entity(
     if whole is not None:
         common = (("last-modified", http_date(whole)), *common)
     vary = (("vary", "accept-encoding"),) if gz is not None else ()
-    plain = (("content-type", media_type), ("etag", etag), *common, *vary)
-    zipped = (
+    plain = [("content-type", media_type), ("etag", etag), *common, *vary]
+    zipped = [
         ("content-type", media_type),
         ("content-encoding", "gzip"),
         ("etag", gz_etag),
         *common,
         *vary,
-    )
+    ]
     return Entity(
         key=key,
         body=body,
         gz=gz,
         etags=(etag, gz_etag) if gz is not None else (etag,),
         mtime=whole,
-        plain=plain,
-        zipped=zipped,
-        not_modified=(("etag", etag), *common, *vary),
-        not_modified_gz=(("etag", gz_etag), *common, *vary),
+        plain=(200, plain, body),
+        zipped=(200, zipped, gz) if gz is not None else (200, plain, body),
+        not_modified=(304, [("etag", etag), *common, *vary], b""),
+        not_modified_gz=(304, [("etag", gz_etag), *common, *vary], b""),
     )
 
 
@@ -265,16 +269,18 @@ class FileCache:
         except (OSError, ValueError):
             self._files.pop(relpath, None)
             return None
+        cached = self._files.get(relpath)
+        if cached is not None:
+            key = cached.key
+            if (
+                st.st_mtime_ns == key[3]
+                and st.st_ino == key[1]
+                and st.st_size == key[2]
+                and st.st_dev == key[0]
+            ):
+                return cached
         if not stat.S_ISREG(st.st_mode):
             return None
-        cached = self._files.get(relpath)
-        if cached is not None and cached.key == (
-            st.st_dev,
-            st.st_ino,
-            st.st_size,
-            st.st_mtime_ns,
-        ):
-            return cached
         entity = self._load(relpath, full)
         if entity is None:
             self._files.pop(relpath, None)
@@ -406,30 +412,53 @@ class WebApp:
         head = method == "HEAD"
         if not head and method != "GET":
             return NOT_ALLOWED
-        if path == HEALTH_PATH:
-            return await self._health(head)
-        relpath = INDEX_FILE if path == "/" else safe_relpath(path)
-        if relpath is None:
-            return NOT_FOUND
-        entity = self.files.get(relpath)
-        if entity is None:
+        outcome = self.serve_file(path, if_none_match, if_modified_since, accept_encoding)
+        if outcome is None:
+            if path == HEALTH_PATH:
+                return await self._health(head)
             if path != "/":
                 return NOT_FOUND
             entity = await self._index_page()
+            outcome = self._choose(entity, if_none_match, if_modified_since, accept_encoding)
+        status, headers, body = outcome
+        return Reply(status, tuple(headers), body, head)
+
+    def serve_file(
+        self,
+        path: str,
+        if_none_match: str | None,
+        if_modified_since: str | None,
+        accept_encoding: str | None,
+    ) -> Outcome | None:
+        """The response for a file of the publish folder (GET/HEAD), or None when ``path``
+        names no servable file. Synchronous and allocation-free on a cache hit: this is the
+        hot path of both interfaces."""
+        relpath = INDEX_FILE if path == "/" else safe_relpath(path)
+        if relpath is None:
+            return None
+        entity = self.files.get(relpath)
+        if entity is None:
+            return None
+        return self._choose(entity, if_none_match, if_modified_since, accept_encoding)
+
+    def _choose(
+        self,
+        entity: Entity,
+        if_none_match: str | None,
+        if_modified_since: str | None,
+        accept_encoding: str | None,
+    ) -> Outcome:
         zipped = entity.gz is not None and self._wants_gzip(accept_encoding)
         if if_none_match is not None:
-            fresh = etag_matches(if_none_match, entity.etags)
+            fresh = if_none_match in entity.etags or etag_matches(if_none_match, entity.etags)
         elif if_modified_since is not None:
             since = parse_http_date(if_modified_since)
             fresh = since is not None and entity.mtime is not None and entity.mtime <= since
         else:
             fresh = False
         if fresh:
-            return Reply(304, entity.not_modified_gz if zipped else entity.not_modified)
-        if zipped:
-            assert entity.gz is not None
-            return Reply(200, entity.zipped, entity.gz, head)
-        return Reply(200, entity.plain, entity.body, head)
+            return entity.not_modified_gz if zipped else entity.not_modified
+        return entity.zipped if zipped else entity.plain
 
     def _wants_gzip(self, accept_encoding: str | None) -> bool:
         if not accept_encoding:
@@ -508,19 +537,20 @@ class WebApp:
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
             return
-        h = scope.headers
-        reply = await self.respond(
-            scope.method,
-            scope.path,
-            h.get("if-none-match"),
-            h.get("if-modified-since"),
-            h.get("accept-encoding"),
-        )
-        if reply.status == 304:
-            proto.response_empty(304, list(reply.headers))
+        method, path, h = scope.method, scope.path, scope.headers
+        inm, ims, ae = h.get("if-none-match"), h.get("if-modified-since"), h.get("accept-encoding")
+        outcome = None
+        if method == "GET" or method == "HEAD":
+            outcome = self.serve_file(path, inm, ims, ae)
+        if outcome is None:
+            reply = await self.respond(method, path, inm, ims, ae)
+            outcome = (reply.status, list(reply.headers), reply.body)
+        status, headers, body = outcome
+        if status == 304:
+            proto.response_empty(304, headers)
         else:
             # For HEAD the server sends the headers (with this body's Content-Length) only.
-            proto.response_bytes(reply.status, list(reply.headers), reply.body)
+            proto.response_bytes(status, headers, body)
 
 
 def _read_entries(config: Config, limit: int) -> list[PublishedEntry]:
@@ -566,7 +596,7 @@ async def serve_http(app: WebApp, host: str, port: int, stop: asyncio.Event) -> 
     from granian.log import LogLevels
     from granian.server.embed import Server
 
-    _check_bind(host, port)
+    check_bind(host, port)
     logging.getLogger("_granian").addFilter(_DropExperimentalNotice())
     level = logging.getLogger().getEffectiveLevel()
     server = Server(
@@ -593,7 +623,7 @@ async def serve_http(app: WebApp, host: str, port: int, stop: asyncio.Event) -> 
     await task
 
 
-def _check_bind(host: str, port: int) -> None:
+def check_bind(host: str, port: int) -> None:
     """Fail early, with a clear message, when ``host:port`` cannot be bound."""
     import socket
 

@@ -472,3 +472,28 @@ def test_serve_alone(site: tuple[Path, int]) -> None:
         proc.wait(timeout=10)
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+def test_an_address_in_use_is_a_clear_error(site: tuple[Path, int]) -> None:
+    config, port = site
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        done = subprocess.run(
+            feedsvc(config, "run"), cwd=config.parent, capture_output=True, timeout=60, text=True
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert not (config.parent / "feeds/atom.xml").exists()  # nothing ran
+
+
+def test_the_systemd_unit_runs_the_daemon_and_reloads_with_sighup() -> None:
+    from importlib.resources import files
+
+    unit = files("feedsvc").joinpath("systemd/feedsvc.service").read_text(encoding="utf-8")
+    lines = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and line[0] != "#")
+    assert lines["ExecStart"].split()[-1] == "run"
+    assert lines["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    assert lines["KillSignal"] == "SIGTERM"
+    assert lines["RestartPreventExitStatus"] == "2"
+    assert "feedsvc/systemd/feedsvc.service" in (REPO / "README.md").read_text(encoding="utf-8")
