@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import FeedServer
 from helpers import body, check_feed, db_rows, entry_ids, rss, run, status_json, write_config
 
