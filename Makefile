@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); \
 		else echo "python3 -m venv failed: on Debian run 'sudo apt-get install python3-venv'"; exit 1; fi; }
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@echo "Installing feedsvc and its dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@{ $(BIN)/python -m pip install --upgrade pip && \
+	   $(BIN)/python -m pip install -e '.[test]'; } > $(VENV)/install.log 2>&1 || \
+		{ tail -30 $(VENV)/install.log; echo "pip install failed: see $(VENV)/install.log"; exit 1; }
 	@touch $(STAMP)
 
 ingest: $(STAMP)  ## ingest every source of config.toml once and publish feeds/atom.xml
