@@ -121,6 +121,12 @@ def _summary(report: IngestReport) -> str:
     return line
 
 
+def _published_line(pipe: Pipeline, changed: bool) -> str:
+    n = min(pipe.store.counts()["stories"], pipe.config.feed.max_entries)
+    verb = "published" if changed else "unchanged:"
+    return f"{verb} {_rel(pipe.atom_path())} ({n} entries)"
+
+
 def _select_sources(config: Config, names: Sequence[str], paths: Sequence[Path]) -> list[Source]:
     if paths:
         chosen = adhoc_sources(config, list(paths))
@@ -166,8 +172,7 @@ def ingest(obj: Ctx, names: tuple[str, ...], quiet: bool, paths: tuple[Path, ...
             if needs_publish(reports, pipe.atom_path()):
                 changed = pipe.publish()
                 if not quiet:
-                    verb = "published" if changed else "unchanged"
-                    click.echo(f"{verb} {_rel(pipe.atom_path())}")
+                    click.echo(_published_line(pipe, changed))
             elif not quiet:
                 click.echo(f"nothing changed; {_rel(pipe.atom_path())} left as it was")
     sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_SOURCES_FAILED)
@@ -180,10 +185,7 @@ def publish(obj: Ctx) -> None:
     with _errors():
         config = obj.config()
         with _pipeline(config) as pipe:
-            changed = pipe.publish()
-            n = min(pipe.store.counts()["stories"], config.feed.max_entries)
-            verb = "published" if changed else "unchanged"
-            click.echo(f"{verb} {_rel(pipe.atom_path())} ({n} entries)")
+            click.echo(_published_line(pipe, pipe.publish()))
 
 
 def status_document(config: Config, store: Store) -> dict[str, Any]:
