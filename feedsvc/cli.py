@@ -115,9 +115,9 @@ def _summary(report: IngestReport) -> str:
         )
         if report.skipped:
             detail += f", {report.skipped} skipped"
-    line = f"{report.source:<24} {status:<7} {detail}"
+    line = f"{report.source:<16} {status:<7} {detail}"
     for error in report.errors:
-        line += f"\n{'':<24} error   {error}"
+        line += f"\n{'':<16} error   {error}"
     return line
 
 
@@ -241,11 +241,19 @@ def status(obj: Ctx, as_json: bool) -> None:
         f"{t['entries']} entries stored, {t['stories']} stories published, "
         f"{t['duplicates']} duplicates linked"
     )
-    click.echo(f"{'SOURCE':<24} {'ENTRIES':>7}  {'LAST RUN':<20}  LAST ERROR")
-    for r in doc["sources"]:
-        name = r["name"] + ("" if r["enabled"] else " (disabled)")
-        last_run, last_error = r["last_run"] or "never", r["last_error"] or "-"
-        click.echo(f"{name:<24} {r['entries']:>7}  {last_run:<20}  {last_error}")
+    rows = [
+        (
+            r["name"] + ("" if r["enabled"] or not r["configured"] else " (disabled)"),
+            str(r["entries"]),
+            r["last_run"] or "never",
+            r["last_error"] or "-",
+        )
+        for r in doc["sources"]
+    ]
+    width = max([len("SOURCE"), *(len(r[0]) for r in rows)])
+    click.echo(f"{'SOURCE':<{width}}  {'ENTRIES':>7}  {'LAST RUN':<20}  LAST ERROR")
+    for name, entries, last_run, last_error in rows:
+        click.echo(f"{name:<{width}}  {entries:>7}  {last_run:<20}  {last_error}")
 
 
 def main() -> None:

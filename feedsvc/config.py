@@ -289,6 +289,16 @@ def load_config(path: Path) -> Config:
 ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
 
 
+def _adhoc_name(config: Config, path: Path) -> str:
+    """``cli:`` + the path relative to the config's folder (absolute when outside it), so the
+    same file ingested again from any working directory keeps its identity."""
+    base = config.path.resolve().parent if config.path else Path.cwd()
+    try:
+        return f"cli:{path.relative_to(base)}"
+    except ValueError:
+        return f"cli:{path}"
+
+
 def adhoc_sources(config: Config, paths: list[Path]) -> list[Source]:
     """Sources for ``feedsvc ingest PATH...``: one per path.
 
@@ -311,5 +321,7 @@ def adhoc_sources(config: Config, paths: list[Path]) -> list[Source]:
             kind = SourceKind.ARTICLE
         else:
             kind = SourceKind.FILE
-        out.append(Source(f"cli:{resolved}", kind, str(resolved), DEFAULT_INTERVAL, True))
+        out.append(
+            Source(_adhoc_name(config, resolved), kind, str(resolved), DEFAULT_INTERVAL, True)
+        )
     return out

@@ -144,8 +144,8 @@ def test_adhoc_sources(tmp_path: Path) -> None:
     ]
     assert kinds == [
         ("in", SourceKind.DIRECTORY),
-        (f"cli:{tmp_path / 'a.md'}", SourceKind.ARTICLE),
-        (f"cli:{tmp_path / 'f.xml'}", SourceKind.FILE),
+        ("cli:a.md", SourceKind.ARTICLE),
+        ("cli:f.xml", SourceKind.FILE),
     ]
     assert ".md" in ARTICLE_SUFFIXES
     with pytest.raises(ConfigError, match="no such file"):
