@@ -84,9 +84,9 @@ def _rel(path: Path) -> str:
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-    default="warning",
+    default="error",
     show_default=True,
-    help="How much to log to stderr.",
+    help="How much to log to stderr (warning: also each failing source; info: skipped files).",
 )
 @click.version_option(__version__, prog_name="feedsvc")
 @click.pass_context

@@ -33,6 +33,14 @@ _SECTIONS: dict[str, frozenset[str]] = {
 }
 _SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled"})
 _TOP_KEYS = frozenset(_SECTIONS) | {"sources"}
+
+
+def documented_keys() -> list[str]:
+    """Every config key as ``section.key`` / ``sources[].key`` (the docs test checks each)."""
+    keys = [f"{section}.{key}" for section, names in _SECTIONS.items() for key in sorted(names)]
+    return keys + [f"sources[].{key}" for key in sorted(_SOURCE_KEYS)]
+
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

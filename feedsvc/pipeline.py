@@ -163,14 +163,16 @@ class Pipeline:
             report = IngestReport(source.name, started, self.clock(), errors=(str(e),))
             self._record_failure(source, report)
             return report
+        # A broken source is an expected condition, reported in the IngestReport (and by the
+        # CLI's summary), hence WARNING rather than ERROR: ERROR is for feedsvc's own failures.
         for warning in report.warnings:
-            log.warning("%s: %s", source.name, warning)
+            log.info("%s: %s", source.name, warning)
         for error in report.errors:
-            log.error("%s: %s", source.name, error)
+            log.warning("%s: %s", source.name, error)
         return report
 
     def _record_failure(self, source: Source, report: IngestReport) -> None:
-        log.error("%s: %s", source.name, "; ".join(report.errors))
+        log.warning("%s: %s", source.name, "; ".join(report.errors))
         try:
             self.store.record_failure(
                 report, source.kind.value, source.location, report.finished + interval(source)
