@@ -105,8 +105,10 @@ def cli(ctx: click.Context, config_path: Path, log_level: str) -> None:
 
 
 def _summary(report: IngestReport) -> str:
+    if report.held:
+        return f"{report.source:<24} {'skipped':<7} {report.held}"
     if report.not_modified:
-        status, detail = "ok", "not modified (HTTP 304)"
+        status, detail = "ok", f"not modified ({report.notes[0] if report.notes else 'HTTP 304'})"
     else:
         status = "ok" if report.ok else ("partial" if report.new or report.unchanged else "FAILED")
         detail = (
@@ -116,6 +118,8 @@ def _summary(report: IngestReport) -> str:
         if report.skipped:
             detail += f", {report.skipped} skipped"
     line = f"{report.source:<16} {status:<7} {detail}"
+    for note in report.notes[1 if report.not_modified else 0 :]:
+        line += f"\n{'':<16} note    {note}"
     for error in report.errors:
         line += f"\n{'':<16} error   {error}"
     return line
@@ -148,14 +152,26 @@ def _select_sources(config: Config, names: Sequence[str], paths: Sequence[Path])
     help="Ingest only this configured source (repeatable). A disabled source named here runs.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also fetch URL sources retired by 410 Gone or under a publisher's Retry-After "
+    "(a retired source that answers again is re-enabled).",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
-def ingest(obj: Ctx, names: tuple[str, ...], quiet: bool, paths: tuple[Path, ...]) -> None:
+def ingest(
+    obj: Ctx, names: tuple[str, ...], quiet: bool, force: bool, paths: tuple[Path, ...]
+) -> None:
     """Ingest sources once, then publish if anything changed.
 
     With no arguments, every enabled source in the config. PATH... ingests files or folders
     named on the command line (article files, folders of them, or feed files) without editing
     the config. Exits 1 if any source failed; the others are still ingested.
+
+    URL sources are fetched now, concurrently, whatever their interval or error backoff;
+    sources retired by 410 Gone or under a Retry-After are skipped with a message unless
+    --force is given.
     """
     with _errors():
         config = obj.config()
@@ -163,10 +179,8 @@ def ingest(obj: Ctx, names: tuple[str, ...], quiet: bool, paths: tuple[Path, ...
         if not sources:
             _fail("no enabled sources in the config and no PATH given", EXIT_USAGE)
         with _pipeline(config) as pipe:
-            reports = []
-            for source in sources:
-                report = pipe.ingest(source)
-                reports.append(report)
+            reports = pipe.ingest_all(sources, force=force)
+            for report in reports:
                 if not quiet or not report.ok:
                     click.echo(_summary(report))
             if needs_publish(reports, pipe.atom_path()):
@@ -207,6 +221,17 @@ def status_document(config: Config, store: Store) -> dict[str, Any]:
                 "last_success": iso(st.last_success) if st and st.last_success else None,
                 "last_error": st.last_error if st else None,
                 "error_streak": st.error_streak if st else 0,
+                # issue 4: fetch bookkeeping (null for local sources and never-run ones)
+                "next_attempt": iso(st.next_due) if st and st.next_due else None,
+                "next_attempt_reason": st.schedule_reason if st else None,
+                "url": st.url_for(location) if st and kind == "url" else None,
+                "discovered_url": st.discovered_url if st else None,
+                "redirect_pending": st.redirect_candidate if st else None,
+                "last_status": st.last_status if st else None,
+                "retry_after_until": (
+                    iso(st.retry_after_until) if st and st.retry_after_until else None
+                ),
+                "retired": st.retired if st else None,
             }
         )
 
@@ -247,13 +272,30 @@ def status(obj: Ctx, as_json: bool) -> None:
             str(r["entries"]),
             r["last_run"] or "never",
             r["last_error"] or "-",
+            _fetch_details(r),
         )
         for r in doc["sources"]
     ]
     width = max([len("SOURCE"), *(len(r[0]) for r in rows)])
     click.echo(f"{'SOURCE':<{width}}  {'ENTRIES':>7}  {'LAST RUN':<20}  LAST ERROR")
-    for name, entries, last_run, last_error in rows:
+    for name, entries, last_run, last_error, details in rows:
         click.echo(f"{name:<{width}}  {entries:>7}  {last_run:<20}  {last_error}")
+        for line in details:
+            click.echo(f"{'':<{width}}  {line}")
+
+
+def _fetch_details(r: dict[str, Any]) -> list[str]:
+    """Extra status lines for a URL source that is not simply healthy."""
+    out: list[str] = []
+    if r.get("retired"):
+        out.append(f"retired: {r['retired']}")
+    if r.get("url") and r["url"] != r["location"]:
+        out.append(f"fetched from {r['url']}")
+    if r.get("error_streak"):
+        out.append(f"{r['error_streak']} failure(s) in a row; next attempt {r.get('next_attempt')}")
+    if r.get("retry_after_until"):
+        out.append(f"Retry-After until {r['retry_after_until']}")
+    return out
 
 
 def main() -> None:

@@ -29,7 +29,19 @@ _SECTIONS: dict[str, frozenset[str]] = {
     "storage": frozenset({"path"}),
     "publish": frozenset({"dir"}),
     "server": frozenset({"host", "port", "max_age"}),
-    "fetch": frozenset({"timeout", "max_bytes", "user_agent"}),
+    "fetch": frozenset(
+        {
+            "timeout",
+            "max_bytes",
+            "user_agent",
+            "connect_timeout",
+            "total_timeout",
+            "max_connections",
+            "max_per_host",
+            "max_delay",
+            "refuse_private_addresses",
+        }
+    ),
 }
 _SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled"})
 _TOP_KEYS = frozenset(_SECTIONS) | {"sources"}
@@ -68,6 +80,12 @@ class FetchSettings:
     timeout: float = 30.0
     max_bytes: int = 20_000_000
     user_agent: str | None = None  # None: "feedsvc/VERSION (+project URL)"
+    connect_timeout: float = 10.0
+    total_timeout: float = 120.0  # one whole fetch, redirects and body included
+    max_connections: int = 10  # requests in flight at once, all hosts together
+    max_per_host: int = 2  # requests in flight at once to one host
+    max_delay: int = 86_400  # cap on publisher hints and on error backoff, seconds
+    refuse_private_addresses: bool = False
 
 
 @dataclass(frozen=True)
@@ -269,6 +287,12 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
             timeout=fetch.number("timeout", 30.0, 0.1, 600.0),
             max_bytes=fetch.whole("max_bytes", 20_000_000, 1024, 2_000_000_000),
             user_agent=fetch.text("user_agent"),
+            connect_timeout=fetch.number("connect_timeout", 10.0, 0.1, 600.0),
+            total_timeout=fetch.number("total_timeout", 120.0, 1.0, 3600.0),
+            max_connections=fetch.whole("max_connections", 10, 1, 256),
+            max_per_host=fetch.whole("max_per_host", 2, 1, 64),
+            max_delay=parse_interval(fetch.data.get("max_delay", "24h"), "fetch.max_delay"),
+            refuse_private_addresses=fetch.flag("refuse_private_addresses", False),
         ),
         sources=sources,
     )

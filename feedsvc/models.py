@@ -111,6 +111,7 @@ class FetchResult:
     body: bytes  # empty on 304
     etag: str | None = None
     last_modified: str | None = None
+    redirects: tuple[tuple[int, str], ...] = ()  # each hop followed: (status, target URL)
 
     @property
     def not_modified(self) -> bool:
@@ -198,6 +199,8 @@ class IngestReport:
     not_modified: bool = False  # a URL that answered 304
     errors: tuple[str, ...] = ()  # each names the file, URL or source
     warnings: tuple[str, ...] = field(default=())
+    held: str | None = None  # why the source was not fetched at all (retired, Retry-After)
+    notes: tuple[str, ...] = ()  # what the fetch did: moved, discovered, same bytes, ...
 
     @property
     def ok(self) -> bool:
