@@ -82,7 +82,7 @@ class ScriptedServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                with own.hold(), (shared.hold() if shared else _nothing()):
+                with own.hold(), shared.hold() if shared else _nothing():
                     self._answer()
 
             def _answer(self) -> None:
@@ -112,7 +112,11 @@ class ScriptedServer:
                 self._send(script.status, headers, body, script.dribble)
 
             def _send(
-                self, status: int, headers: dict[str, str], body: bytes, dribble: float | None = None
+                self,
+                status: int,
+                headers: dict[str, str],
+                body: bytes,
+                dribble: float | None = None,
             ) -> None:
                 self.send_response(status)
                 for k, v in headers.items():

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 import brotli
 import httpx
 import pytest
-from scripted_server import ScriptedServer, serving
 
 from feedsvc import __version__
 from feedsvc.errors import FetchError, NetworkError
 from feedsvc.fetch import FetchOptions, fetch, make_client
+
+from scripted_server import ScriptedServer, serving
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 
@@ -121,7 +122,9 @@ def test_connection_refused_is_a_network_error(client: httpx.Client) -> None:
         fetch(client, url)
 
 
-def test_redirect_chain_is_reported_hop_by_hop(server: ScriptedServer, client: httpx.Client) -> None:
+def test_redirect_chain_is_reported_hop_by_hop(
+    server: ScriptedServer, client: httpx.Client
+) -> None:
     server.add("/a", status=301, location="/b")
     server.add("/b", status=302, location=server.url("/c"))
     server.add("/c", body=FEED)

@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from scripted_server import Gauge, ScriptedServer, serving
 
 from feedsvc.cli import status_document
 from feedsvc.config import Config, load_config
 from feedsvc.models import IngestReport
 from feedsvc.pipeline import Pipeline
 from feedsvc.storage import SourceState, Store
+
 from helpers import rss, run, status_json, write_config
+from scripted_server import Gauge, ScriptedServer, serving
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -126,9 +127,7 @@ def test_validators_are_refreshed_on_304_and_on_identical_bytes(
     assert script.requests[-1]["if-none-match"] == '"v3"'
 
 
-def test_charset_from_content_type_is_honoured(
-    server: ScriptedServer, harness_for: object
-) -> None:
+def test_charset_from_content_type_is_honoured(server: ScriptedServer, harness_for: object) -> None:
     doc = (
         "<rss version='2.0'><channel><title>Caf\u00e9</title><link>https://c.example/</link>"
         "<description>d</description><item><title>Cr\u00e8me br\u00fbl\u00e9e</title>"
@@ -196,9 +195,7 @@ def test_backoff_grows_with_each_failure_and_resets_on_success(
 def test_retry_after_http_date_schedules_and_holds_the_source(
     server: ScriptedServer, harness_for: object
 ) -> None:
-    script = server.add(
-        "/f", status=503, headers={"Retry-After": "Sun, 01 Mar 2026 15:00:00 GMT"}
-    )
+    script = server.add("/f", status=503, headers={"Retry-After": "Sun, 01 Mar 2026 15:00:00 GMT"})
     h = harness_for(url_sources(("f", server.url("/f"))))  # type: ignore[operator]
     (report,) = h.ingest()
     until = datetime(2026, 3, 1, 15, 0, 0, tzinfo=UTC)

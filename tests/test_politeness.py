@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -10,7 +11,9 @@ from hypothesis import strategies as st
 
 from feedsvc import politeness as p
 from feedsvc.concurrency import interleave_by
+from feedsvc.config import FetchSettings, load_config
 from feedsvc.discover import feed_links, looks_like_html
+from feedsvc.errors import ConfigError
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -213,7 +216,10 @@ def test_autodiscovery_reads_alternate_links() -> None:
         "https://blog.example/posts/feed.xml",
         "https://cdn.example/atom",
     ]
-    based = b'<html><head><base href="/x/"><link rel=alternate type=application/feed+json href=f.json></head></html>'
+    based = (
+        b'<html><head><base href="/x/">'
+        b"<link rel=alternate type=application/feed+json href=f.json></head></html>"
+    )
     assert feed_links(based, "https://b.example/a/b") == ["https://b.example/x/f.json"]
     assert feed_links(b"<html><body>no links</body></html>", "https://b.example/") == []
 
@@ -230,3 +236,20 @@ def test_autodiscovery_reads_alternate_links() -> None:
 )
 def test_looks_like_html(ctype: str | None, body: bytes, html: bool) -> None:
     assert looks_like_html(ctype, body) is html
+
+
+def test_fetch_config_keys_are_validated(tmp_path: Path) -> None:
+    def load(fetch: str) -> FetchSettings:
+        path = tmp_path / "config.toml"
+        path.write_text(f"[fetch]\n{fetch}\n", encoding="utf-8")
+        return load_config(path).fetch
+
+    got = load('max_connections = 4\nmax_per_host = 1\nmax_delay = "6h"\ntotal_timeout = 30')
+    assert (got.max_connections, got.max_per_host, got.max_delay) == (4, 1, 6 * 3600)
+    assert load("").refuse_private_addresses is False
+    with pytest.raises(ConfigError, match=r"fetch\.max_per_host: expected a whole number"):
+        load("max_per_host = 0")
+    with pytest.raises(ConfigError, match=r"fetch\.max_delay"):
+        load('max_delay = "soon"')
+    with pytest.raises(ConfigError, match="did you mean 'max_connections'"):
+        load("max_connection = 3")
