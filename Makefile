@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: ingest run serve status publish test lint typecheck check bench clean help
+.PHONY: ingest run serve status publish test lint typecheck check bench bench-fetch clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,6 +43,9 @@ typecheck: $(STAMP)  ## mypy --strict on feedsvc/
 	$(BIN)/mypy
 
 check: lint typecheck test  ## everything CI checks
+
+bench-fetch: $(STAMP)  ## fetch benchmark: 1,000 feeds on loopback servers with 100 ms latency
+	$(BIN)/python bench/fetch_bench.py
 
 clean:  ## remove the venv, the database and published output
 	rm -rf $(VENV) db/*.sqlite3* feeds/*.xml
