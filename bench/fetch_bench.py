@@ -4,7 +4,7 @@ Starts ``--hosts`` HTTP/1.1 servers on 127.0.0.1, 127.0.0.2, ... (all loopback),
 ``--feeds`` RSS feeds over them (each answers after ``--latency`` seconds, with an ETag), and
 runs feedsvc's real pipeline (fetch, parse, dedup, SQLite) twice with the given concurrency:
 a first cycle that fetches and stores everything, then a second in which every feed answers
-304. Prints each wall time next to the ideal ``feeds × latency / max_connections``.
+304. Prints each wall time next to the ideal ``feeds * latency / max_connections``.
 
     python bench/fetch_bench.py            # 1,000 feeds, 100 ms latency, default limits
     python bench/fetch_bench.py --quick    # 100 feeds: a smoke run in a few seconds
