@@ -22,6 +22,7 @@ from feedsvc.config import DEFAULT_CONFIG_NAME, Config, adhoc_sources, load_conf
 from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.models import IngestReport, Source
 from feedsvc.pipeline import Pipeline, needs_publish
+from feedsvc.publish import PublishResult
 from feedsvc.storage import Store, iso
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_USAGE = 0, 1, 2
@@ -164,10 +165,9 @@ def ingest(obj: Ctx, names: tuple[str, ...], quiet: bool, paths: tuple[Path, ...
                 if not quiet or not report.ok:
                     click.echo(_summary(report))
             if needs_publish(reports, pipe.atom_path()):
-                changed = pipe.publish()
+                result = pipe.publish_site()
                 if not quiet:
-                    verb = "published" if changed else "unchanged"
-                    click.echo(f"{verb} {_rel(pipe.atom_path())}")
+                    click.echo(_published(pipe, result))
             elif not quiet:
                 click.echo(f"nothing changed; {_rel(pipe.atom_path())} left as it was")
     sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_SOURCES_FAILED)
@@ -180,10 +180,27 @@ def publish(obj: Ctx) -> None:
     with _errors():
         config = obj.config()
         with _pipeline(config) as pipe:
-            changed = pipe.publish()
-            n = min(pipe.store.counts()["stories"], config.feed.max_entries)
-            verb = "published" if changed else "unchanged"
-            click.echo(f"{verb} {_rel(pipe.atom_path())} ({n} entries)")
+            result = pipe.publish_site()
+            click.echo(_published(pipe, result))
+
+
+def _published(pipe: Pipeline, result: PublishResult) -> str:
+    """One line about a publish (and a second about the WebSub ping, if one was sent)."""
+    verb = "published" if result.any_changed else "unchanged"
+    line = (
+        f"{verb} {_rel(pipe.atom_path())} ({result.entries} entries; "
+        f"{len(result.changed)} of {result.files} files changed)"
+    )
+    ping = pipe.last_ping
+    if ping is not None and (result.topics or not ping.ok):
+        if ping.ok:
+            line += f"\nnotified WebSub hub {ping.hub} of {len(ping.delivered)} feed(s)"
+        else:
+            line += (
+                f"\nWebSub hub {ping.hub} not notified of {len(ping.failed)} feed(s), "
+                f"will retry after the next publish: {ping.errors[-1]}"
+            )
+    return line
 
 
 def status_document(config: Config, store: Store) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The only httpx user: fetch a feed URL politely and safely.
+"""The only httpx user: fetch a feed URL politely and safely (and POST WebSub pings).
 
 Sends a conditional GET (``If-None-Match`` / ``If-Modified-Since`` from the stored validators,
 RFC 9110 §13.1), an honest ``User-Agent`` and an ``Accept`` for feed types; follows up to
@@ -9,7 +9,9 @@ URL, with the httpx error chained.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import httpx
 
@@ -109,3 +111,36 @@ def fetch(
         raise FetchError(f"{url}: timed out ({type(e).__name__})") from e
     except httpx.HTTPError as e:
         raise FetchError(f"{url}: {type(e).__name__}: {e}") from e
+
+
+def post_form(
+    client: httpx.Client,
+    url: str,
+    data: Sequence[tuple[str, str]],
+    *,
+    timeout: float | None = None,
+) -> int:
+    """POST ``data`` as ``application/x-www-form-urlencoded`` to ``url``; return the status.
+
+    Used for WebSub publish pings (:mod:`feedsvc.websub`). Redirects are not followed (a
+    POST must not silently turn into a GET). Any 2xx is success; anything else, and every
+    transport error, is a :class:`FetchError` naming the URL. ``timeout`` overrides the
+    client's, so that a slow hub cannot hold up the caller for long.
+    """
+    body = urlencode(list(data)).encode("ascii")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        resp = client.post(
+            url,
+            content=body,
+            headers=headers,
+            follow_redirects=False,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+    except httpx.TimeoutException as e:
+        raise FetchError(f"{url}: timed out ({type(e).__name__})") from e
+    except httpx.HTTPError as e:
+        raise FetchError(f"{url}: {type(e).__name__}: {e}") from e
+    if not 200 <= resp.status_code < 300:
+        raise FetchError(f"{url}: HTTP {resp.status_code} {resp.reason_phrase}".rstrip())
+    return resp.status_code

@@ -11,7 +11,7 @@ one broken source never stops the others. Anything that is not a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,11 +22,12 @@ from feedsvc import articles as article_files
 from feedsvc.config import Config
 from feedsvc.dedup import lookup_for, plan
 from feedsvc.errors import FeedsvcError, SourceError
-from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client
+from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client, post_form
 from feedsvc.models import Article, FeedInfo, IngestReport, Source, SourceKind
 from feedsvc.parse import parse_feed
-from feedsvc.publish import publish_feed
+from feedsvc.publish import PublishResult, SourceStories, publish_site
 from feedsvc.storage import Store
+from feedsvc.websub import PingResult, ping_hub
 
 log = logging.getLogger("feedsvc.pipeline")
 
@@ -60,6 +61,9 @@ class Pipeline:
     store: Store
     clock: Clock = utc_now
     client: httpx.Client | None = None
+    # WebSub topics a hub has not acknowledged yet: announced again after the next publish.
+    pending_pings: list[str] = field(default_factory=list)
+    last_ping: PingResult | None = None
 
     def _client(self) -> httpx.Client:
         if self.client is None:
@@ -187,10 +191,44 @@ class Pipeline:
         return self.config.publish.dir / "atom.xml"
 
     def publish(self) -> bool:
-        """Regenerate ``feeds/atom.xml`` from the database. True if its bytes changed."""
+        """Regenerate every published file from the database (see :meth:`publish_site`).
+        True if any file's bytes changed."""
+        return self.publish_site().any_changed
+
+    def publish_site(self) -> PublishResult:
+        """Regenerate ``atom.xml`` and its archive, ``rss.xml``, ``feed.json``, the
+        per-source feeds and ``index.html``; then, when a WebSub hub is configured, announce
+        the changed feeds to it. Files whose bytes did not change are not rewritten.
+
+        The hub ping happens after every file is written and never raises: a failing hub is
+        logged, and its topics are announced again after the next publish. Raises
+        :class:`~feedsvc.errors.PublishError` when the files cannot be rendered or written.
+        """
         settings = self.config.feed
-        entries = self.store.published(settings.max_entries)
-        return publish_feed(entries, settings, self.config.publish.dir)
+        self.last_ping = None
+        sources = [
+            SourceStories(name, tuple(self.store.source_entries(name, settings.max_entries)))
+            for name in self.store.source_names()
+        ]
+        result = publish_site(self.store.stories(), sources, settings, self.config.publish.dir)
+        if settings.hub:
+            topics = [*self.pending_pings, *result.topics]
+            if topics:
+                self.last_ping = self._ping(settings.hub, topics)
+                self.pending_pings = list(self.last_ping.failed)
+        return result
+
+    def _ping(self, hub: str, topics: list[str]) -> PingResult:
+        client = self._client()
+        timeout = min(self.config.fetch.timeout, PING_TIMEOUT)
+
+        def post(url: str, data: Sequence[tuple[str, str]]) -> int:
+            return post_form(client, url, data, timeout=timeout)
+
+        return ping_hub(post, hub, topics)
+
+
+PING_TIMEOUT = 10.0  # seconds per hub request: a slow hub must not hold up a run for long
 
 
 def interval(source: Source) -> timedelta:
