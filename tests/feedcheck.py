@@ -179,6 +179,12 @@ def html_problems(fragment: str, *, document: bool = False) -> list[str]:
     allowed = {"meta", "link", "html", "head", "body"} if document else set()
     if not document:
         problems.extend(f"raw tag {m.group(0)!r}" for m in _RAW_TAG.finditer(fragment))
+    # Attribute values are serialized with "<" and ">" escaped, so a tag is "<...>" and a
+    # script URL hidden in any attribute (even one the parser below would not read as a
+    # URL) shows up here.
+    for tag_text in re.findall(r"<[^<>]*>", fragment):
+        if any(s in squeeze(tag_text) for s in ACTIVE_SCHEMES[:-1]):
+            problems.append(f"script URL in tag {tag_text!r}")
     parser = _Tags()
     parser.feed(fragment)
     parser.close()
