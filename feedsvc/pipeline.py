@@ -27,7 +27,7 @@ from feedsvc.models import Article, FeedInfo, IngestReport, Source, SourceKind
 from feedsvc.parse import parse_feed
 from feedsvc.publish import PublishResult, SourceStories, publish_site
 from feedsvc.storage import Store
-from feedsvc.websub import PingResult, ping_hub
+from feedsvc.websub import DEFAULT_DELAYS, PingResult, ping_hub
 
 log = logging.getLogger("feedsvc.pipeline")
 
@@ -64,6 +64,7 @@ class Pipeline:
     # WebSub topics a hub has not acknowledged yet: announced again after the next publish.
     pending_pings: list[str] = field(default_factory=list)
     last_ping: PingResult | None = None
+    ping_delays: tuple[float, ...] = DEFAULT_DELAYS  # waits between retries of a hub ping
 
     def _client(self) -> httpx.Client:
         if self.client is None:
@@ -225,7 +226,7 @@ class Pipeline:
         def post(url: str, data: Sequence[tuple[str, str]]) -> int:
             return post_form(client, url, data, timeout=timeout)
 
-        return ping_hub(post, hub, topics)
+        return ping_hub(post, hub, topics, delays=self.ping_delays)
 
 
 PING_TIMEOUT = 10.0  # seconds per hub request: a slow hub must not hold up a run for long

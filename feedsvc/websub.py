@@ -28,7 +28,7 @@ log = logging.getLogger("feedsvc.websub")
 Post = Callable[[str, Sequence[tuple[str, str]]], object]
 
 DEFAULT_ATTEMPTS = 3
-DEFAULT_DELAYS = (0.5, 2.0)  # seconds to wait before the 2nd, 3rd, ... attempt
+DEFAULT_DELAYS = (0.5, 1.0)  # seconds to wait before the 2nd, 3rd, ... attempt
 
 
 @dataclass(frozen=True)
