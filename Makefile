@@ -27,7 +27,7 @@ ingest: $(STAMP)  ## ingest every source of config.toml once and publish feeds/a
 status: $(STAMP)  ## show sources, counts, last runs and errors
 	$(BIN)/feedsvc status
 
-publish: $(STAMP)  ## regenerate feeds/atom.xml from the database
+publish: $(STAMP)  ## regenerate feeds/ (atom.xml, rss.xml, feed.json, archive, index.html)
 	$(BIN)/feedsvc publish
 
 test: $(STAMP)  ## run the whole test suite (lint and type checks included)
@@ -43,4 +43,5 @@ typecheck: $(STAMP)  ## mypy --strict on feedsvc/
 check: lint typecheck test  ## everything CI checks
 
 clean:  ## remove the venv, the database and published output
-	rm -rf $(VENV) db/*.sqlite3* feeds/*.xml
+	rm -rf $(VENV) db/*.sqlite3* feeds/*.xml feeds/*.json feeds/*.html feeds/*.css \
+		feeds/archive feeds/sources

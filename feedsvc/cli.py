@@ -95,7 +95,8 @@ def cli(ctx: click.Context, config_path: Path, log_level: str) -> None:
     """feedsvc: many sources in, one clean, trustworthy Atom feed out.
 
     Ingests article files and RSS/Atom feeds into SQLite, deduplicates them across sources,
-    and publishes an Atom feed (feeds/atom.xml by default).
+    and publishes an Atom feed (feeds/atom.xml by default) with its archive, RSS and JSON
+    Feed alternates, per-source feeds and a browser page (feeds/index.html).
     """
     logging.basicConfig(
         level=getattr(logging, log_level.upper()),
@@ -176,7 +177,12 @@ def ingest(obj: Ctx, names: tuple[str, ...], quiet: bool, paths: tuple[Path, ...
 @cli.command()
 @click.pass_obj
 def publish(obj: Ctx) -> None:
-    """Regenerate the published feed from the database (no fetching)."""
+    """Regenerate every published file from the database (no fetching).
+
+    Writes atom.xml (with its RFC 5005 archive in archive/), rss.xml, feed.json, one Atom
+    feed per source in sources/, and index.html; files whose bytes did not change are left
+    alone. With [feed] hub set, the changed feeds are announced to that WebSub hub.
+    """
     with _errors():
         config = obj.config()
         with _pipeline(config) as pipe:

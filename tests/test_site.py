@@ -283,3 +283,73 @@ def test_publishing_config_defaults(tmp_path: Path) -> None:
         config_with(tmp_path, 'hub = "https://hub.example/"\narchive_page_size = 7')
     )
     assert config.feed.hub == "https://hub.example/" and config.feed.archive_page_size == 7
+
+
+PODCAST_ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="de-AT">
+  <id>tag:pod.example,2024:feed</id><title>Pod</title><updated>2024-05-02T10:00:00Z</updated>
+  <link rel="self" href="https://pod.example/feed.atom"/>
+  <entry>
+    <id>tag:pod.example,2024:ep1</id>
+    <title type="html">Episode &lt;b&gt;one&lt;/b&gt; &amp;amp; more</title>
+    <published>2024-05-01T08:00:00+02:00</published>
+    <updated>2024-05-02T10:00:00Z</updated>
+    <author><name>Ben Guest</name><uri>https://ben.example/</uri></author>
+    <author><name>Anna Host</name><email>anna@pod.example</email></author>
+    <category term="audio"/><category term="talk"/>
+    <rights>CC BY 4.0</rights>
+    <link rel="alternate" href="https://pod.example/ep1"/>
+    <link rel="enclosure" href="https://pod.example/ep1.mp3" length="31415926" type="audio/mpeg"/>
+    <content type="html">&lt;p&gt;Show notes&lt;/p&gt;</content>
+  </entry>
+</feed>
+"""
+
+
+def test_entries_are_faithful_in_every_format(tmp_path: Path, atom_schema: Any) -> None:
+    (tmp_path / "pod.atom").write_bytes(PODCAST_ATOM)
+    config = config_with(tmp_path, "", '[[sources]]\nname = "pod"\npath = "pod.atom"\n')
+    assert run(config, "ingest").exit_code == 0
+    feeds = tmp_path / "feeds"
+    validate_all(feeds, atom_schema)
+
+    atom = parse_clean((feeds / "atom.xml").read_bytes(), "atom10").entries[0]
+    assert atom.id == "tag:pod.example,2024:ep1"  # the original id, a valid IRI, is kept
+    assert atom.title == "Episode one & more" and atom.title_detail.type == "text/plain"
+    assert atom.published == "2024-05-01T06:00:00+00:00"
+    assert atom.updated == "2024-05-02T10:00:00+00:00"
+    # (Ben first: feedparser 6.0.14 copies an earlier author's e-mail, truncated, into a
+    # later author that has none)
+    assert [(a.get("name"), a.get("email"), a.get("href")) for a in atom.authors] == [
+        ("Ben Guest", None, "https://ben.example/"),
+        ("Anna Host", "anna@pod.example", None),
+    ]
+    assert [t.term for t in atom.tags] == ["audio", "talk"]
+    assert atom.rights == "CC BY 4.0"
+    assert atom.content[0].language == "de-AT"
+    assert [(e.href, e.length, e.type) for e in atom.enclosures] == [
+        ("https://pod.example/ep1.mp3", "31415926", "audio/mpeg")
+    ]
+    assert atom.source.title == "Pod"
+
+    item = parse_clean((feeds / "rss.xml").read_bytes(), "rss20").entries[0]
+    assert (item.title, item.link, item.id) == (atom.title, atom.link, atom.id)
+    assert item.published_parsed == atom.published_parsed
+    assert [(e.href, e.length, e.type) for e in item.enclosures] == [
+        ("https://pod.example/ep1.mp3", "31415926", "audio/mpeg")
+    ]
+    assert [t.term for t in item.tags] == ["audio", "talk"]
+
+    doc = check_json_feed((feeds / "feed.json").read_bytes())
+    (entry,) = doc["items"]
+    assert entry["title"] == atom.title and entry["url"] == "https://pod.example/ep1"
+    assert entry["date_published"] == "2024-05-01T06:00:00Z"
+    assert entry["date_modified"] == "2024-05-02T10:00:00Z"
+    assert entry["language"] == "de-AT"
+    assert entry["authors"] == [
+        {"name": "Ben Guest", "url": "https://ben.example/"},
+        {"name": "Anna Host"},
+    ]
+    assert entry["attachments"] == [
+        {"url": "https://pod.example/ep1.mp3", "mime_type": "audio/mpeg", "size_in_bytes": 31415926}
+    ]
