@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -241,19 +242,28 @@ def test_per_source_feeds(tmp_path: Path, atom_schema: Any) -> None:
     assert [e.title for e in main.entries].count("Story 1") == 1  # published once
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (it was just released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
 def test_hub_is_advertised_in_every_subscription_document(tmp_path: Path) -> None:
-    config = config_with(tmp_path, 'hub = "http://127.0.0.1:9/hub"\narchive_page_size = 2')
+    hub = f"http://127.0.0.1:{closed_port()}/hub"
+    config = config_with(tmp_path, f'hub = "{hub}"\narchive_page_size = 2')
     (tmp_path / "wire.xml").write_bytes(rss(items(range(5))))
-    result = run(config, "ingest")  # nothing listens on port 9: the ping fails, publishing not
+    result = run(config, "ingest")  # nobody listens: the ping fails, publishing does not
     assert result.exit_code == 0, result.output
     assert "not notified" in result.output
     feeds = tmp_path / "feeds"
     for name in ("atom.xml", "sources/wire.xml", "rss.xml"):
         root = etree.parse(str(feeds / name)).getroot()
         hubs = [e.get("href") for e in root.iter(f"{ATOM}link") if e.get("rel") == "hub"]
-        assert hubs == ["http://127.0.0.1:9/hub"], name
+        assert hubs == [hub], name
     assert json.loads((feeds / "feed.json").read_bytes())["hubs"] == [
-        {"type": "WebSub", "url": "http://127.0.0.1:9/hub"}
+        {"type": "WebSub", "url": hub}
     ]
     archive = etree.parse(str(feeds / "archive/1.xml")).getroot()
     assert not [e for e in archive.iter(f"{ATOM}link") if e.get("rel") == "hub"]
