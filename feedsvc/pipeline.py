@@ -33,6 +33,8 @@ log = logging.getLogger("feedsvc.pipeline")
 
 Clock = Callable[[], datetime]
 
+PING_TIMEOUT = 10.0  # seconds per hub request: a slow hub must not hold up a run for long
+
 
 def utc_now() -> datetime:
     """The default clock: aware UTC, whole seconds (what storage keeps)."""
@@ -227,9 +229,6 @@ class Pipeline:
             return post_form(client, url, data, timeout=timeout)
 
         return ping_hub(post, hub, topics, delays=self.ping_delays)
-
-
-PING_TIMEOUT = 10.0  # seconds per hub request: a slow hub must not hold up a run for long
 
 
 def interval(source: Source) -> timedelta:

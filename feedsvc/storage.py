@@ -250,9 +250,24 @@ class Store:
 
     def published(self, limit: int) -> list[PublishedEntry]:
         """The newest ``limit`` stories (one entry per story), newest first."""
-        return self._entries(
-            "e.story_id = e.id", "e.published DESC, e.atom_id ASC LIMIT ?", [limit]
-        )
+        rows = self.db.execute(
+            """
+            SELECT e.*, s.feed_info AS feed_info FROM entries e
+            JOIN sources s ON s.name = e.source
+            WHERE e.story_id = e.id
+            ORDER BY e.published DESC, e.atom_id ASC
+            LIMIT ?
+            """,
+            [limit],
+        ).fetchall()
+        cols = [
+            d[0]
+            for d in self.db.execute(
+                "SELECT e.*, s.feed_info AS feed_info FROM entries e "
+                "JOIN sources s ON s.name = e.source LIMIT 0"
+            ).description
+        ]
+        return [_published(dict(zip(cols, row, strict=True))) for row in rows]
 
     def stories(self) -> list[PublishedEntry]:
         """Every story (one entry per story) in the order it was first stored.
