@@ -29,7 +29,7 @@ ingest: $(STAMP)  ## ingest every source of config.toml once and publish feeds/a
 status: $(STAMP)  ## show sources, counts, last runs and errors
 	$(BIN)/feedsvc status
 
-publish: $(STAMP)  ## regenerate feeds/atom.xml from the database
+publish: $(STAMP)  ## regenerate feeds/ (atom.xml, rss.xml, feed.json, archive, index.html)
 	$(BIN)/feedsvc publish
 
 test: $(STAMP)  ## run the whole test suite (lint and type checks included)
@@ -48,4 +48,5 @@ bench-fetch: $(STAMP)  ## fetch benchmark: 1,000 feeds on loopback servers with 
 	$(BIN)/python bench/fetch_bench.py
 
 clean:  ## remove the venv, the database and published output
-	rm -rf $(VENV) db/*.sqlite3* feeds/*.xml
+	rm -rf $(VENV) db/*.sqlite3* feeds/*.xml feeds/*.json feeds/*.html feeds/*.css \
+		feeds/archive feeds/sources

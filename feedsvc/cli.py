@@ -22,6 +22,7 @@ from feedsvc.config import DEFAULT_CONFIG_NAME, Config, adhoc_sources, load_conf
 from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.models import IngestReport, Source
 from feedsvc.pipeline import Pipeline, needs_publish
+from feedsvc.publish import PublishResult
 from feedsvc.storage import Store, iso
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_USAGE = 0, 1, 2
@@ -94,7 +95,8 @@ def cli(ctx: click.Context, config_path: Path, log_level: str) -> None:
     """feedsvc: many sources in, one clean, trustworthy Atom feed out.
 
     Ingests article files and RSS/Atom feeds into SQLite, deduplicates them across sources,
-    and publishes an Atom feed (feeds/atom.xml by default).
+    and publishes an Atom feed (feeds/atom.xml by default) with its archive, RSS and JSON
+    Feed alternates, per-source feeds and a browser page (feeds/index.html).
     """
     logging.basicConfig(
         level=getattr(logging, log_level.upper()),
@@ -123,12 +125,6 @@ def _summary(report: IngestReport) -> str:
     for error in report.errors:
         line += f"\n{'':<16} error   {error}"
     return line
-
-
-def _published_line(pipe: Pipeline, changed: bool) -> str:
-    n = min(pipe.store.counts()["stories"], pipe.config.feed.max_entries)
-    verb = "published" if changed else "unchanged:"
-    return f"{verb} {_rel(pipe.atom_path())} ({n} entries)"
 
 
 def _select_sources(config: Config, names: Sequence[str], paths: Sequence[Path]) -> list[Source]:
@@ -184,9 +180,9 @@ def ingest(
                 if not quiet or not report.ok:
                     click.echo(_summary(report))
             if needs_publish(reports, pipe.atom_path()):
-                changed = pipe.publish()
+                result = pipe.publish_site()
                 if not quiet:
-                    click.echo(_published_line(pipe, changed))
+                    click.echo(_published(pipe, result))
             elif not quiet:
                 click.echo(f"nothing changed; {_rel(pipe.atom_path())} left as it was")
     sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_SOURCES_FAILED)
@@ -195,11 +191,36 @@ def ingest(
 @cli.command()
 @click.pass_obj
 def publish(obj: Ctx) -> None:
-    """Regenerate the published feed from the database (no fetching)."""
+    """Regenerate every published file from the database (no fetching).
+
+    Writes atom.xml (with its RFC 5005 archive in archive/), rss.xml, feed.json, one Atom
+    feed per source in sources/, and index.html; files whose bytes did not change are left
+    alone. With [feed] hub set, the changed feeds are announced to that WebSub hub.
+    """
     with _errors():
         config = obj.config()
         with _pipeline(config) as pipe:
-            click.echo(_published_line(pipe, pipe.publish()))
+            result = pipe.publish_site()
+            click.echo(_published(pipe, result))
+
+
+def _published(pipe: Pipeline, result: PublishResult) -> str:
+    """One line about a publish (and a second about the WebSub ping, if one was sent)."""
+    verb = "published" if result.any_changed else "unchanged"
+    line = (
+        f"{verb} {_rel(pipe.atom_path())} ({result.entries} entries; "
+        f"{len(result.changed)} of {result.files} files changed)"
+    )
+    ping = pipe.last_ping
+    if ping is not None and (result.topics or not ping.ok):
+        if ping.ok:
+            line += f"\nnotified WebSub hub {ping.hub} of {len(ping.delivered)} feed(s)"
+        else:
+            line += (
+                f"\nWebSub hub {ping.hub} not notified of {len(ping.failed)} feed(s), "
+                f"will retry after the next publish: {ping.errors[-1]}"
+            )
+    return line
 
 
 def status_document(config: Config, store: Store) -> dict[str, Any]:

@@ -25,7 +25,9 @@ MIN_INTERVAL = 10
 DEFAULT_CONFIG_NAME = "config.toml"
 
 _SECTIONS: dict[str, frozenset[str]] = {
-    "feed": frozenset({"title", "id", "author", "base_url", "subtitle", "max_entries"}),
+    "feed": frozenset(
+        {"title", "id", "author", "base_url", "subtitle", "max_entries", "hub", "archive_page_size"}
+    ),
     "storage": frozenset({"path"}),
     "publish": frozenset({"dir"}),
     "server": frozenset({"host", "port", "max_age"}),
@@ -193,6 +195,10 @@ def _check_url(value: str, key: str) -> str:
     return value
 
 
+def _opt_url(value: str | None, key: str) -> str | None:
+    return None if value is None else _check_url(value, key)
+
+
 def _check_iri(value: str, key: str) -> str:
     if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", value):
         raise ConfigError(
@@ -256,6 +262,8 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
         base_url=base_url,
         subtitle=feed.text("subtitle"),
         max_entries=feed.whole("max_entries", defaults.max_entries, 1, 10_000),
+        hub=_opt_url(feed.text("hub"), "feed.hub"),
+        archive_page_size=feed.whole("archive_page_size", defaults.archive_page_size, 1, 10_000),
     )
 
     storage = _Section("storage", _table(raw, "storage"), _SECTIONS["storage"])

@@ -1,4 +1,5 @@
-"""The only httpx user: fetch one URL safely and hand back what the server said.
+"""The only httpx user: fetch one URL safely and hand back what the server said (and POST
+WebSub pings).
 
 Sends the headers :func:`feedsvc.politeness.request_headers` decides (conditional GET, honest
 ``User-Agent``, ``Accept``, ``Accept-Encoding``); follows up to :data:`MAX_REDIRECTS` redirects
@@ -20,8 +21,9 @@ from __future__ import annotations
 import socket
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import brotli
 import httpx
@@ -299,3 +301,36 @@ def _read_body(
     except (zlib.error, brotli.error) as e:
         raise FetchError(f"{url}: body is not valid {encoding}: {e}") from e
     return b"".join(chunks)
+
+
+def post_form(
+    client: httpx.Client,
+    url: str,
+    data: Sequence[tuple[str, str]],
+    *,
+    timeout: float | None = None,
+) -> int:
+    """POST ``data`` as ``application/x-www-form-urlencoded`` to ``url``; return the status.
+
+    Used for WebSub publish pings (:mod:`feedsvc.websub`). Redirects are not followed (a
+    POST must not silently turn into a GET). Any 2xx is success; anything else, and every
+    transport error, is a :class:`FetchError` naming the URL. ``timeout`` overrides the
+    client's, so that a slow hub cannot hold up the caller for long.
+    """
+    body = urlencode(list(data)).encode("ascii")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        resp = client.post(
+            url,
+            content=body,
+            headers=headers,
+            follow_redirects=False,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+    except httpx.TimeoutException as e:
+        raise FetchError(f"{url}: timed out ({type(e).__name__})") from e
+    except httpx.HTTPError as e:
+        raise FetchError(f"{url}: {type(e).__name__}: {e}") from e
+    if not 200 <= resp.status_code < 300:
+        raise FetchError(f"{url}: HTTP {resp.status_code} {resp.reason_phrase}".rstrip())
+    return resp.status_code

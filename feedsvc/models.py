@@ -221,6 +221,8 @@ class FeedSettings:
     base_url: str = "http://127.0.0.1:8080/"  # where feeds/ is served; self link = base + atom.xml
     subtitle: str | None = None
     max_entries: int = 50
+    hub: str | None = None  # a WebSub hub: advertised in every feed, pinged after changes
+    archive_page_size: int = 50  # entries per RFC 5005 archive page (feeds/archive/N.xml)
 
 
 @dataclass(frozen=True)

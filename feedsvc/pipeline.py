@@ -28,15 +28,18 @@ from feedsvc.config import Config
 from feedsvc.dedup import lookup_for, plan
 from feedsvc.discover import feed_links, looks_like_html
 from feedsvc.errors import FeedsvcError, FetchError, NetworkError, SourceError
-from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client
+from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client, post_form
 from feedsvc.models import Article, FeedInfo, FetchResult, IngestReport, Source, SourceKind
 from feedsvc.parse import parse_feed
-from feedsvc.publish import publish_feed
+from feedsvc.publish import PublishResult, SourceStories, publish_site
 from feedsvc.storage import SourceState, Store, iso
+from feedsvc.websub import DEFAULT_DELAYS, PingResult, ping_hub
 
 log = logging.getLogger("feedsvc.pipeline")
 
 Clock = Callable[[], datetime]
+
+PING_TIMEOUT = 10.0  # seconds per hub request: a slow hub must not hold up a run for long
 
 
 def utc_now() -> datetime:
@@ -67,6 +70,10 @@ class Pipeline:
     clock: Clock = utc_now
     client: httpx.Client | None = None
     rand: Callable[[], float] = random.random  # backoff jitter; injectable for tests
+    # WebSub topics a hub has not acknowledged yet: announced again after the next publish.
+    pending_pings: list[str] = field(default_factory=list)
+    last_ping: PingResult | None = None
+    ping_delays: tuple[float, ...] = DEFAULT_DELAYS  # waits between retries of a hub ping
 
     def _client(self) -> httpx.Client:
         if self.client is None:
@@ -499,10 +506,41 @@ class Pipeline:
         return self.config.publish.dir / "atom.xml"
 
     def publish(self) -> bool:
-        """Regenerate ``feeds/atom.xml`` from the database. True if its bytes changed."""
+        """Regenerate every published file from the database (see :meth:`publish_site`).
+        True if any file's bytes changed."""
+        return self.publish_site().any_changed
+
+    def publish_site(self) -> PublishResult:
+        """Regenerate ``atom.xml`` and its archive, ``rss.xml``, ``feed.json``, the
+        per-source feeds and ``index.html``; then, when a WebSub hub is configured, announce
+        the changed feeds to it. Files whose bytes did not change are not rewritten.
+
+        The hub ping happens after every file is written and never raises: a failing hub is
+        logged, and its topics are announced again after the next publish. Raises
+        :class:`~feedsvc.errors.PublishError` when the files cannot be rendered or written.
+        """
         settings = self.config.feed
-        entries = self.store.published(settings.max_entries)
-        return publish_feed(entries, settings, self.config.publish.dir)
+        self.last_ping = None
+        sources = [
+            SourceStories(name, tuple(self.store.source_entries(name, settings.max_entries)))
+            for name in self.store.source_names()
+        ]
+        result = publish_site(self.store.stories(), sources, settings, self.config.publish.dir)
+        if settings.hub:
+            topics = [*self.pending_pings, *result.topics]
+            if topics:
+                self.last_ping = self._ping(settings.hub, topics)
+                self.pending_pings = list(self.last_ping.failed)
+        return result
+
+    def _ping(self, hub: str, topics: list[str]) -> PingResult:
+        client = self._client()
+        timeout = min(self.config.fetch.timeout, PING_TIMEOUT)
+
+        def post(url: str, data: Sequence[tuple[str, str]]) -> int:
+            return post_form(client, url, data, timeout=timeout)
+
+        return ping_hub(post, hub, topics, delays=self.ping_delays)
 
 
 @dataclass

@@ -318,6 +318,40 @@ class Store:
         ]
         return [_published(dict(zip(cols, row, strict=True))) for row in rows]
 
+    def stories(self) -> list[PublishedEntry]:
+        """Every story (one entry per story) in the order it was first stored.
+
+        A story stored later always comes after every existing one (rows are numbered as
+        they are inserted and never deleted), which is what keeps RFC 5005 archive pages
+        stable. Loads them all: memory grows with the number of stories.
+        """
+        return self._entries("e.story_id = e.id", "e.id ASC", [])
+
+    def source_entries(self, source: str, limit: int) -> list[PublishedEntry]:
+        """The newest ``limit`` entries stored from ``source``, newest first.
+
+        Every entry the source contributed, including copies of stories first published
+        from another source (a per-source feed shows what that source said).
+        """
+        return self._entries(
+            "e.source = ?", "e.published DESC, e.atom_id ASC LIMIT ?", [source, limit]
+        )
+
+    def source_names(self) -> list[str]:
+        """The names of the sources that have stored entries, sorted."""
+        rows = self.db.execute("SELECT DISTINCT source FROM entries ORDER BY source").fetchall()
+        return [r[0] for r in rows]
+
+    def _entries(self, where: str, order: str, params: list[Any]) -> list[PublishedEntry]:
+        # ``where`` and ``order`` are constants of this module, never user input.
+        cursor = self.db.execute(
+            "SELECT e.*, s.feed_info AS feed_info FROM entries e "
+            f"JOIN sources s ON s.name = e.source WHERE {where} ORDER BY {order}",
+            params,
+        )
+        cols = [d[0] for d in cursor.description]
+        return [_published(dict(zip(cols, row, strict=True))) for row in cursor.fetchall()]
+
     def source_states(self) -> list[SourceState]:
         rows = self.db.execute(
             """
