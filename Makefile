@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: ingest run serve status publish test lint typecheck check bench bench-http clean help
+.PHONY: ingest run serve status publish test lint typecheck check bench bench-fetch bench-http clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); \
 		else echo "python3 -m venv failed: on Debian run 'sudo apt-get install python3-venv'"; exit 1; fi; }
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@echo "Installing feedsvc and its dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@{ $(BIN)/python -m pip install --upgrade pip && \
+	   $(BIN)/python -m pip install -e '.[test]'; } > $(VENV)/install.log 2>&1 || \
+		{ tail -30 $(VENV)/install.log; echo "pip install failed: see $(VENV)/install.log"; exit 1; }
 	@touch $(STAMP)
 
 ingest: $(STAMP)  ## ingest every source of config.toml once and publish feeds/atom.xml
@@ -36,7 +38,7 @@ bench-http: $(STAMP)  ## requests/s of `feedsvc serve` next to nginx (needs wrk;
 status: $(STAMP)  ## show sources, counts, last runs and errors
 	$(BIN)/feedsvc status
 
-publish: $(STAMP)  ## regenerate feeds/atom.xml from the database
+publish: $(STAMP)  ## regenerate feeds/ (atom.xml, rss.xml, feed.json, archive, index.html)
 	$(BIN)/feedsvc publish
 
 test: $(STAMP)  ## run the whole test suite (lint and type checks included)
@@ -51,5 +53,9 @@ typecheck: $(STAMP)  ## mypy --strict on feedsvc/
 
 check: lint typecheck test  ## everything CI checks
 
+bench-fetch: $(STAMP)  ## fetch benchmark: 1,000 feeds on loopback servers with 100 ms latency
+	$(BIN)/python bench/fetch_bench.py
+
 clean:  ## remove the venv, the database and published output
-	rm -rf $(VENV) db/*.sqlite3* feeds/*.xml
+	rm -rf $(VENV) db/*.sqlite3* feeds/*.xml feeds/*.json feeds/*.html feeds/*.css \
+		feeds/archive feeds/sources

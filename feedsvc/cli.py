@@ -23,6 +23,7 @@ from feedsvc.config import DEFAULT_CONFIG_NAME, Config, adhoc_sources, load_conf
 from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.models import IngestReport, Source
 from feedsvc.pipeline import Pipeline, needs_publish
+from feedsvc.publish import PublishResult
 from feedsvc.storage import Store, iso
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_USAGE = 0, 1, 2
@@ -86,8 +87,9 @@ def _rel(path: Path) -> str:
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     default=None,
-    help="How much to log to stderr. Default: info for run and serve (one line per source "
-    "run), warning for the other commands.",
+    help="How much to log to stderr (warning: also each failing source; info: skipped files, "
+    "and for run/serve one line per source run). Default: info for run and serve, error for "
+    "the other commands.",
 )
 @click.version_option(__version__, prog_name="feedsvc")
 @click.pass_context
@@ -95,10 +97,11 @@ def cli(ctx: click.Context, config_path: Path, log_level: str | None) -> None:
     """feedsvc: many sources in, one clean, trustworthy Atom feed out.
 
     Ingests article files and RSS/Atom feeds into SQLite, deduplicates them across sources,
-    and publishes an Atom feed (feeds/atom.xml by default).
+    and publishes an Atom feed (feeds/atom.xml by default) with its archive, RSS and JSON
+    Feed alternates, per-source feeds and a browser page (feeds/index.html).
     """
     if log_level is None:
-        log_level = "info" if ctx.invoked_subcommand in ("run", "serve") else "warning"
+        log_level = "info" if ctx.invoked_subcommand in ("run", "serve") else "error"
     logging.basicConfig(
         level=getattr(logging, log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -111,8 +114,10 @@ def cli(ctx: click.Context, config_path: Path, log_level: str | None) -> None:
 
 
 def _summary(report: IngestReport) -> str:
+    if report.held:
+        return f"{report.source:<24} {'skipped':<7} {report.held}"
     if report.not_modified:
-        status, detail = "ok", "not modified (HTTP 304)"
+        status, detail = "ok", f"not modified ({report.notes[0] if report.notes else 'HTTP 304'})"
     else:
         status = "ok" if report.ok else ("partial" if report.new or report.unchanged else "FAILED")
         detail = (
@@ -121,9 +126,11 @@ def _summary(report: IngestReport) -> str:
         )
         if report.skipped:
             detail += f", {report.skipped} skipped"
-    line = f"{report.source:<24} {status:<7} {detail}"
+    line = f"{report.source:<16} {status:<7} {detail}"
+    for note in report.notes[1 if report.not_modified else 0 :]:
+        line += f"\n{'':<16} note    {note}"
     for error in report.errors:
-        line += f"\n{'':<24} error   {error}"
+        line += f"\n{'':<16} error   {error}"
     return line
 
 
@@ -148,14 +155,26 @@ def _select_sources(config: Config, names: Sequence[str], paths: Sequence[Path])
     help="Ingest only this configured source (repeatable). A disabled source named here runs.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also fetch URL sources retired by 410 Gone or under a publisher's Retry-After "
+    "(a retired source that answers again is re-enabled).",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
-def ingest(obj: Ctx, names: tuple[str, ...], quiet: bool, paths: tuple[Path, ...]) -> None:
+def ingest(
+    obj: Ctx, names: tuple[str, ...], quiet: bool, force: bool, paths: tuple[Path, ...]
+) -> None:
     """Ingest sources once, then publish if anything changed.
 
     With no arguments, every enabled source in the config. PATH... ingests files or folders
     named on the command line (article files, folders of them, or feed files) without editing
     the config. Exits 1 if any source failed; the others are still ingested.
+
+    URL sources are fetched now, concurrently, whatever their interval or error backoff;
+    sources retired by 410 Gone or under a Retry-After are skipped with a message unless
+    --force is given.
     """
     with _errors():
         config = obj.config()
@@ -163,17 +182,14 @@ def ingest(obj: Ctx, names: tuple[str, ...], quiet: bool, paths: tuple[Path, ...
         if not sources:
             _fail("no enabled sources in the config and no PATH given", EXIT_USAGE)
         with _pipeline(config) as pipe:
-            reports = []
-            for source in sources:
-                report = pipe.ingest(source)
-                reports.append(report)
+            reports = pipe.ingest_all(sources, force=force)
+            for report in reports:
                 if not quiet or not report.ok:
                     click.echo(_summary(report))
             if needs_publish(reports, pipe.atom_path()):
-                changed = pipe.publish()
+                result = pipe.publish_site()
                 if not quiet:
-                    verb = "published" if changed else "unchanged"
-                    click.echo(f"{verb} {_rel(pipe.atom_path())}")
+                    click.echo(_published(pipe, result))
             elif not quiet:
                 click.echo(f"nothing changed; {_rel(pipe.atom_path())} left as it was")
     sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_SOURCES_FAILED)
@@ -182,14 +198,36 @@ def ingest(obj: Ctx, names: tuple[str, ...], quiet: bool, paths: tuple[Path, ...
 @cli.command()
 @click.pass_obj
 def publish(obj: Ctx) -> None:
-    """Regenerate the published feed from the database (no fetching)."""
+    """Regenerate every published file from the database (no fetching).
+
+    Writes atom.xml (with its RFC 5005 archive in archive/), rss.xml, feed.json, one Atom
+    feed per source in sources/, and index.html; files whose bytes did not change are left
+    alone. With [feed] hub set, the changed feeds are announced to that WebSub hub.
+    """
     with _errors():
         config = obj.config()
         with _pipeline(config) as pipe:
-            changed = pipe.publish()
-            n = min(pipe.store.counts()["stories"], config.feed.max_entries)
-            verb = "published" if changed else "unchanged"
-            click.echo(f"{verb} {_rel(pipe.atom_path())} ({n} entries)")
+            result = pipe.publish_site()
+            click.echo(_published(pipe, result))
+
+
+def _published(pipe: Pipeline, result: PublishResult) -> str:
+    """One line about a publish (and a second about the WebSub ping, if one was sent)."""
+    verb = "published" if result.any_changed else "unchanged"
+    line = (
+        f"{verb} {_rel(pipe.atom_path())} ({result.entries} entries; "
+        f"{len(result.changed)} of {result.files} files changed)"
+    )
+    ping = pipe.last_ping
+    if ping is not None and (result.topics or not ping.ok):
+        if ping.ok:
+            line += f"\nnotified WebSub hub {ping.hub} of {len(ping.delivered)} feed(s)"
+        else:
+            line += (
+                f"\nWebSub hub {ping.hub} not notified of {len(ping.failed)} feed(s), "
+                f"will retry after the next publish: {ping.errors[-1]}"
+            )
+    return line
 
 
 def status_document(config: Config, store: Store) -> dict[str, Any]:
@@ -211,6 +249,17 @@ def status_document(config: Config, store: Store) -> dict[str, Any]:
                 "last_success": iso(st.last_success) if st and st.last_success else None,
                 "last_error": st.last_error if st else None,
                 "error_streak": st.error_streak if st else 0,
+                # issue 4: fetch bookkeeping (null for local sources and never-run ones)
+                "next_attempt": iso(st.next_due) if st and st.next_due else None,
+                "next_attempt_reason": st.schedule_reason if st else None,
+                "url": st.url_for(location) if st and kind == "url" else None,
+                "discovered_url": st.discovered_url if st else None,
+                "redirect_pending": st.redirect_candidate if st else None,
+                "last_status": st.last_status if st else None,
+                "retry_after_until": (
+                    iso(st.retry_after_until) if st and st.retry_after_until else None
+                ),
+                "retired": st.retired if st else None,
             }
         )
 
@@ -245,11 +294,36 @@ def status(obj: Ctx, as_json: bool) -> None:
         f"{t['entries']} entries stored, {t['stories']} stories published, "
         f"{t['duplicates']} duplicates linked"
     )
-    click.echo(f"{'SOURCE':<24} {'ENTRIES':>7}  {'LAST RUN':<20}  LAST ERROR")
-    for r in doc["sources"]:
-        name = r["name"] + ("" if r["enabled"] else " (disabled)")
-        last_run, last_error = r["last_run"] or "never", r["last_error"] or "-"
-        click.echo(f"{name:<24} {r['entries']:>7}  {last_run:<20}  {last_error}")
+    rows = [
+        (
+            r["name"] + ("" if r["enabled"] or not r["configured"] else " (disabled)"),
+            str(r["entries"]),
+            r["last_run"] or "never",
+            r["last_error"] or "-",
+            _fetch_details(r),
+        )
+        for r in doc["sources"]
+    ]
+    width = max([len("SOURCE"), *(len(r[0]) for r in rows)])
+    click.echo(f"{'SOURCE':<{width}}  {'ENTRIES':>7}  {'LAST RUN':<20}  LAST ERROR")
+    for name, entries, last_run, last_error, details in rows:
+        click.echo(f"{name:<{width}}  {entries:>7}  {last_run:<20}  {last_error}")
+        for line in details:
+            click.echo(f"{'':<{width}}  {line}")
+
+
+def _fetch_details(r: dict[str, Any]) -> list[str]:
+    """Extra status lines for a URL source that is not simply healthy."""
+    out: list[str] = []
+    if r.get("retired"):
+        out.append(f"retired: {r['retired']}")
+    if r.get("url") and r["url"] != r["location"]:
+        out.append(f"fetched from {r['url']}")
+    if r.get("error_streak"):
+        out.append(f"{r['error_streak']} failure(s) in a row; next attempt {r.get('next_attempt')}")
+    if r.get("retry_after_until"):
+        out.append(f"Retry-After until {r['retry_after_until']}")
+    return out
 
 
 @cli.command()

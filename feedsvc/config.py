@@ -21,21 +21,45 @@ from feedsvc.errors import ConfigError
 from feedsvc.models import FeedSettings, Source, SourceKind
 
 DEFAULT_INTERVAL = 3600  # seconds; a source with no `interval` is run hourly
-# The least interval a source may have. 1 s lets tests (and a local inbox) run fast; the
-# daemon never runs one source twice at once, however short its interval.
-MIN_INTERVAL = 1
+MIN_INTERVAL = 10  # the least interval of a URL source: other people's servers
+# A local source (a folder or a feed file) costs only a stat per file when nothing changed
+# (feedsvc.articles remembers what it read), so it may run every second: this keeps the
+# daemon's tests fast, and the daemon never runs one source twice at once anyway.
+MIN_LOCAL_INTERVAL = 1
 DEFAULT_CONFIG_NAME = "config.toml"
 
 _SECTIONS: dict[str, frozenset[str]] = {
-    "feed": frozenset({"title", "id", "author", "base_url", "subtitle", "max_entries"}),
+    "feed": frozenset(
+        {"title", "id", "author", "base_url", "subtitle", "max_entries", "hub", "archive_page_size"}
+    ),
     "storage": frozenset({"path"}),
     "publish": frozenset({"dir"}),
     "server": frozenset({"host", "port", "max_age"}),
-    "fetch": frozenset({"timeout", "max_bytes", "user_agent"}),
+    "fetch": frozenset(
+        {
+            "timeout",
+            "max_bytes",
+            "user_agent",
+            "connect_timeout",
+            "total_timeout",
+            "max_connections",
+            "max_per_host",
+            "max_delay",
+            "refuse_private_addresses",
+        }
+    ),
     "daemon": frozenset({"watch"}),
 }
 _SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled"})
 _TOP_KEYS = frozenset(_SECTIONS) | {"sources"}
+
+
+def documented_keys() -> list[str]:
+    """Every config key as ``section.key`` / ``sources[].key`` (the docs test checks each)."""
+    keys = [f"{section}.{key}" for section, names in _SECTIONS.items() for key in sorted(names)]
+    return keys + [f"sources[].{key}" for key in sorted(_SOURCE_KEYS)]
+
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -63,6 +87,12 @@ class FetchSettings:
     timeout: float = 30.0
     max_bytes: int = 20_000_000
     user_agent: str | None = None  # None: "feedsvc/VERSION (+project URL)"
+    connect_timeout: float = 10.0
+    total_timeout: float = 120.0  # one whole fetch, redirects and body included
+    max_connections: int = 10  # requests in flight at once, all hosts together
+    max_per_host: int = 2  # requests in flight at once to one host
+    max_delay: int = 86_400  # cap on publisher hints and on error backoff, seconds
+    refuse_private_addresses: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,7 +131,7 @@ def _did_you_mean(word: str, choices: list[str] | frozenset[str]) -> str:
     return ""
 
 
-def parse_interval(value: object, key: str) -> int:
+def parse_interval(value: object, key: str, minimum: int = MIN_INTERVAL) -> int:
     """``"90s"``, ``"15m"``, ``"1h"``, ``"1d"`` or a number of seconds → seconds."""
     if isinstance(value, bool):
         raise ConfigError(f'{key}: expected a duration such as "15m", got {value!r}')
@@ -113,8 +143,8 @@ def parse_interval(value: object, key: str) -> int:
         raise ConfigError(
             f'{key}: expected a duration such as "90s", "15m", "1h" or "1d", got {value!r}'
         )
-    if seconds < MIN_INTERVAL:
-        raise ConfigError(f"{key}: must be at least {MIN_INTERVAL}s, got {value!r}")
+    if seconds < minimum:
+        raise ConfigError(f"{key}: must be at least {minimum}s, got {value!r}")
     return seconds
 
 
@@ -176,6 +206,10 @@ def _check_url(value: str, key: str) -> str:
     return value
 
 
+def _opt_url(value: str | None, key: str) -> str | None:
+    return None if value is None else _check_url(value, key)
+
+
 def _check_iri(value: str, key: str) -> str:
     if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", value):
         raise ConfigError(
@@ -208,7 +242,11 @@ def parse_source(
     path, url = sec.text("path"), sec.text("url")
     if (path is None) == (url is None):
         raise ConfigError(f"{where}: give exactly one of 'path' or 'url' (source {name!r})")
-    interval = parse_interval(data.get("interval", default_interval), sec.key("interval"))
+    interval = parse_interval(
+        data.get("interval", default_interval),
+        sec.key("interval"),
+        MIN_INTERVAL if url is not None else MIN_LOCAL_INTERVAL,
+    )
     enabled = sec.flag("enabled", True)
     if url is not None:
         return Source(name, SourceKind.URL, _check_url(url, sec.key("url")), interval, enabled)
@@ -239,6 +277,8 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
         base_url=base_url,
         subtitle=feed.text("subtitle"),
         max_entries=feed.whole("max_entries", defaults.max_entries, 1, 10_000),
+        hub=_opt_url(feed.text("hub"), "feed.hub"),
+        archive_page_size=feed.whole("archive_page_size", defaults.archive_page_size, 1, 10_000),
     )
 
     storage = _Section("storage", _table(raw, "storage"), _SECTIONS["storage"])
@@ -271,6 +311,12 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
             timeout=fetch.number("timeout", 30.0, 0.1, 600.0),
             max_bytes=fetch.whole("max_bytes", 20_000_000, 1024, 2_000_000_000),
             user_agent=fetch.text("user_agent"),
+            connect_timeout=fetch.number("connect_timeout", 10.0, 0.1, 600.0),
+            total_timeout=fetch.number("total_timeout", 120.0, 1.0, 3600.0),
+            max_connections=fetch.whole("max_connections", 10, 1, 256),
+            max_per_host=fetch.whole("max_per_host", 2, 1, 64),
+            max_delay=parse_interval(fetch.data.get("max_delay", "24h"), "fetch.max_delay"),
+            refuse_private_addresses=fetch.flag("refuse_private_addresses", False),
         ),
         sources=sources,
         daemon=DaemonSettings(watch=daemon.flag("watch", True)),
@@ -300,6 +346,16 @@ def load_config(path: Path) -> Config:
 ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
 
 
+def _adhoc_name(config: Config, path: Path) -> str:
+    """``cli:`` + the path relative to the config's folder (absolute when outside it), so the
+    same file ingested again from any working directory keeps its identity."""
+    base = config.path.resolve().parent if config.path else Path.cwd()
+    try:
+        return f"cli:{path.relative_to(base)}"
+    except ValueError:
+        return f"cli:{path}"
+
+
 def adhoc_sources(config: Config, paths: list[Path]) -> list[Source]:
     """Sources for ``feedsvc ingest PATH...``: one per path.
 
@@ -322,5 +378,7 @@ def adhoc_sources(config: Config, paths: list[Path]) -> list[Source]:
             kind = SourceKind.ARTICLE
         else:
             kind = SourceKind.FILE
-        out.append(Source(f"cli:{resolved}", kind, str(resolved), DEFAULT_INTERVAL, True))
+        out.append(
+            Source(_adhoc_name(config, resolved), kind, str(resolved), DEFAULT_INTERVAL, True)
+        )
     return out

@@ -62,6 +62,8 @@ def _now() -> datetime:
 
 def run_summary(report: IngestReport, seconds: float) -> str:
     """The one log line of a source run (``seconds``: how long it took)."""
+    if report.held:
+        return f"{report.source}: not fetched: {report.held}"
     if report.not_modified:
         counts = "not modified (HTTP 304)"
     else:

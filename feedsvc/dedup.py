@@ -198,9 +198,15 @@ def derive_atom_id(feed_id: str, source: str, key: str) -> str:
     return "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{feed_id}\x00{source}\x00{key}"))
 
 
-def hash_key(title: str, date: datetime | None) -> str:
-    """The identity of an entry with neither id nor link: a hash of its title and date."""
+def hash_key(title: str, date: datetime | None, content: str = "") -> str:
+    """The identity of an entry with neither id nor link: a hash of its title and date.
+
+    With neither title nor date either, the content is hashed instead, so that a feed of
+    anonymous, undated items does not collapse into its first item.
+    """
     raw = f"{title}\x00{date.isoformat() if date else ''}"
+    if not title and date is None:
+        raw += "\x00" + content
     return "sha256:" + hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 

@@ -33,3 +33,7 @@ class StorageError(FeedsvcError):
 
 class PublishError(FeedsvcError):
     """The outbound feed could not be generated or written."""
+
+
+class NetworkError(FetchError):
+    """No HTTP response arrived at all: DNS failure, refused connection, timeout, reset."""

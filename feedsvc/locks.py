@@ -18,8 +18,6 @@ from pathlib import Path
 
 from feedsvc.errors import FeedsvcError, PublishError
 
-PUBLISH_LOCK_NAME = ".feedsvc-publish.lock"  # a dot file: never served by feedsvc.web
-
 
 class AlreadyRunning(FeedsvcError):
     """Another process holds the lock; ``pid`` is what it wrote into the lock file, if any."""
@@ -32,6 +30,12 @@ class AlreadyRunning(FeedsvcError):
 def lock_path_for(database: Path) -> Path:
     """The daemon's lock file for a database: ``<database>.daemon.lock`` beside it."""
     return database.with_name(database.name + ".daemon.lock")
+
+
+def publish_lock_path(database: Path) -> Path:
+    """The publish lock of a database's outputs: ``<database>.publish.lock`` beside it (not
+    in the publish folder, which holds only what is published)."""
+    return database.with_name(database.name + ".publish.lock")
 
 
 class InstanceLock:
@@ -91,11 +95,10 @@ def _read_pid(fd: int) -> int | None:
 
 
 @contextlib.contextmanager
-def publish_lock(publish_dir: Path) -> Iterator[None]:
-    """Hold the (blocking) publish lock of ``publish_dir`` for the duration of the block."""
-    path = publish_dir / PUBLISH_LOCK_NAME
+def publish_lock(path: Path) -> Iterator[None]:
+    """Hold the (blocking) lock on the file ``path`` for the duration of the block."""
     try:
-        publish_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
         raise PublishError(f"{path}: cannot open publish lock: {e.strerror or e}") from e

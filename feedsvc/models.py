@@ -128,6 +128,7 @@ class FetchResult:
     body: bytes  # empty on 304
     etag: str | None = None
     last_modified: str | None = None
+    redirects: tuple[tuple[int, str], ...] = ()  # each hop followed: (status, target URL)
 
     @property
     def not_modified(self) -> bool:
@@ -215,6 +216,8 @@ class IngestReport:
     not_modified: bool = False  # a URL that answered 304
     errors: tuple[str, ...] = ()  # each names the file, URL or source
     warnings: tuple[str, ...] = field(default=())
+    held: str | None = None  # why the source was not fetched at all (retired, Retry-After)
+    notes: tuple[str, ...] = ()  # what the fetch did: moved, discovered, same bytes, ...
 
     @property
     def ok(self) -> bool:
@@ -235,6 +238,8 @@ class FeedSettings:
     base_url: str = "http://127.0.0.1:8080/"  # where feeds/ is served; self link = base + atom.xml
     subtitle: str | None = None
     max_entries: int = 50
+    hub: str | None = None  # a WebSub hub: advertised in every feed, pinged after changes
+    archive_page_size: int = 50  # entries per RFC 5005 archive page (feeds/archive/N.xml)
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,6 @@ def _article(
     published = _utc(entry.get("published_parsed"))
     updated = _utc(entry.get("updated_parsed"))
     original_id = _str(entry.get("id"))
-    key = original_id or link or hash_key(title, published or updated)
     base = link or url
 
     contents = [_mapping(c) for c in entry.get("content") or ()]
@@ -185,7 +184,7 @@ def _article(
         or feed_lang
     )
     return Article(
-        key=key,
+        key=original_id or link or hash_key(title, published or updated, content_html),
         title=title,
         content_html=content_html,
         link=link,

@@ -10,8 +10,11 @@ one broken source never stops the others. Anything that is not a
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable, Iterable
+import random
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,19 +22,33 @@ from pathlib import Path
 import httpx
 
 from feedsvc import articles as article_files
+from feedsvc import politeness as polite
+from feedsvc.concurrency import HostLimiter, interleave_by
 from feedsvc.config import Config
 from feedsvc.dedup import lookup_for, plan
-from feedsvc.errors import FeedsvcError, SourceError
-from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client
-from feedsvc.locks import publish_lock
-from feedsvc.models import Article, FeedInfo, FileStamp, IngestReport, Source, SourceKind
+from feedsvc.discover import feed_links, looks_like_html
+from feedsvc.errors import FeedsvcError, FetchError, NetworkError, SourceError
+from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client, post_form
+from feedsvc.locks import publish_lock, publish_lock_path
+from feedsvc.models import (
+    Article,
+    FeedInfo,
+    FetchResult,
+    FileStamp,
+    IngestReport,
+    Source,
+    SourceKind,
+)
 from feedsvc.parse import parse_feed
-from feedsvc.publish import publish_feed
-from feedsvc.storage import Store
+from feedsvc.publish import PublishResult, SourceStories, publish_site
+from feedsvc.storage import SourceState, Store, iso
+from feedsvc.websub import DEFAULT_DELAYS, PingResult, ping_hub
 
 log = logging.getLogger("feedsvc.pipeline")
 
 Clock = Callable[[], datetime]
+
+PING_TIMEOUT = 10.0  # seconds per hub request: a slow hub must not hold up a run for long
 
 
 def utc_now() -> datetime:
@@ -67,14 +84,28 @@ class Pipeline:
     store: Store
     clock: Clock = utc_now
     client: httpx.Client | None = None
+    rand: Callable[[], float] = random.random  # backoff jitter; injectable for tests
+    # WebSub topics a hub has not acknowledged yet: announced again after the next publish.
+    pending_pings: list[str] = field(default_factory=list)
+    last_ping: PingResult | None = None
+    ping_delays: tuple[float, ...] = DEFAULT_DELAYS  # waits between retries of a hub ping
 
     def _client(self) -> httpx.Client:
         if self.client is None:
-            f = self.config.fetch
-            self.client = make_client(
-                FetchOptions(f.timeout, f.max_bytes, f.user_agent or DEFAULT_USER_AGENT)
-            )
+            self.client = make_client(self._fetch_options())
         return self.client
+
+    def _fetch_options(self) -> FetchOptions:
+        f = self.config.fetch
+        return FetchOptions(
+            timeout=f.timeout,
+            max_bytes=f.max_bytes,
+            user_agent=f.user_agent or DEFAULT_USER_AGENT,
+            connect_timeout=f.connect_timeout,
+            total_timeout=f.total_timeout,
+            max_connections=f.max_connections,
+            refuse_private=f.refuse_private_addresses,
+        )
 
     def close(self) -> None:
         if self.client is not None:
@@ -109,20 +140,7 @@ class Pipeline:
                 raise SourceError(f"{source.path}: cannot read feed file: {e.strerror or e}") from e
             self._parsed(out, data, {}, None, str(source.path))
         else:
-            state = self.store.source_state(source.name)
-            same_url = state is not None and state.location == source.location
-            result = fetch(
-                self._client(),
-                source.location,
-                etag=state.etag if same_url and state else None,
-                last_modified=state.last_modified if same_url and state else None,
-                max_bytes=self.config.fetch.max_bytes,
-            )
-            out.etag, out.last_modified = result.etag, result.last_modified
-            if result.not_modified:
-                out.not_modified = True
-            else:
-                self._parsed(out, result.body, result.headers, result.url, source.location)
+            raise AssertionError("URL sources go through ingest_all")
         return out
 
     @staticmethod
@@ -136,9 +154,12 @@ class Pipeline:
 
     # --- one source --------------------------------------------------------------------------
 
-    def ingest(self, source: Source) -> IngestReport:
+    def ingest(self, source: Source, *, force: bool = False) -> IngestReport:
         """Run one source: collect, plan and store in one transaction. Never raises for a
-        problem with the source; the report carries the error and is recorded."""
+        problem with the source; the report carries the error and is recorded. A URL source
+        follows the fetch rules of :meth:`ingest_all` (``force`` as there)."""
+        if source.kind is SourceKind.URL:
+            return self.ingest_all([source], force=force)[0]
         started = self.clock()
         try:
             got = self.collect(source)
@@ -151,10 +172,8 @@ class Pipeline:
             with self.store.transaction() as run:
                 now = self.clock()
                 run.ensure_source(source.name, source.kind.value, source.location, now)
-                if source.kind in (SourceKind.URL, SourceKind.FILE) and not got.not_modified:
+                if source.kind is SourceKind.FILE:
                     run.set_feed_info(source.name, got.info)
-                if source.kind is SourceKind.URL:
-                    run.set_validators(source.name, got.etag, got.last_modified)
                 existing = run.existing(source.name, lookup_for(got.articles))
                 intents = plan(
                     source.name, got.articles, existing, now, feed_id=self.config.feed.id
@@ -182,14 +201,16 @@ class Pipeline:
             report = IngestReport(source.name, started, self.clock(), errors=(str(e),))
             self._record_failure(source, report)
             return report
+        # A broken source is an expected condition, reported in the IngestReport (and by the
+        # CLI's summary), hence WARNING rather than ERROR: ERROR is for feedsvc's own failures.
         for warning in report.warnings:
-            log.warning("%s: %s", source.name, warning)
+            log.info("%s: %s", source.name, warning)
         for error in report.errors:
-            log.error("%s: %s", source.name, error)
+            log.warning("%s: %s", source.name, error)
         return report
 
     def _record_failure(self, source: Source, report: IngestReport) -> None:
-        log.error("%s: %s", source.name, "; ".join(report.errors))
+        log.warning("%s: %s", source.name, "; ".join(report.errors))
         try:
             self.store.record_failure(
                 report, source.kind.value, source.location, report.finished + interval(source)
@@ -197,8 +218,314 @@ class Pipeline:
         except FeedsvcError as e:  # the database itself is failing; the report still says why
             log.error("%s: could not record the failure: %s", source.name, e)
 
-    def ingest_all(self, sources: Iterable[Source]) -> list[IngestReport]:
-        return [self.ingest(s) for s in sources]
+    def ingest_all(self, sources: Iterable[Source], *, force: bool = False) -> list[IngestReport]:
+        """Run every source now; reports come back in the order of ``sources``.
+
+        URL sources are fetched concurrently (at most ``fetch.max_connections`` at once, at
+        most ``fetch.max_per_host`` per host) on worker threads; parsing and storing stay on
+        this thread, one transaction per source. Local sources run one after the other.
+
+        A source retired by 410 Gone or under a publisher's Retry-After is not fetched (its
+        report says why and until when) unless ``force``; a forced fetch that succeeds
+        re-enables a retired source. Intervals and backoff are the daemon's business and are
+        not checked here. When every URL source fails without any HTTP response, across at
+        least two servers, our own network is taken to be down and the failures are not
+        counted against the sources (:func:`feedsvc.politeness.network_down`).
+        """
+        sources = list(sources)
+        reports: dict[int, IngestReport] = {}
+        urls: list[tuple[int, Source]] = []
+        for i, src in enumerate(sources):
+            if src.kind is SourceKind.URL:
+                urls.append((i, src))
+            else:
+                reports[i] = self.ingest(src)
+        if urls:
+            reports.update(self._ingest_urls(urls, force))
+        return [reports[i] for i in range(len(sources))]
+
+    # --- URL sources -------------------------------------------------------------------------
+
+    def _ingest_urls(
+        self, urls: Sequence[tuple[int, Source]], force: bool
+    ) -> dict[int, IngestReport]:
+        states = {s.name: s for s in self.store.source_states()}
+        now = self.clock()
+        out: dict[int, IngestReport] = {}
+        todo: list[tuple[int, Source]] = []
+        for i, src in urls:
+            st = states.get(src.name)
+            held = polite.hold_reason(
+                now,
+                src.name,
+                retired=st.retired if st else None,
+                retry_after_until=st.retry_after_until if st else None,
+                force=force,
+            )
+            if held:
+                log.info("%s: not fetched: %s", src.name, held)
+                out[i] = IngestReport(src.name, now, now, held=held)
+            else:
+                todo.append((i, src))
+        if not todo:
+            return out
+
+        limiter = HostLimiter(self.config.fetch.max_per_host)
+        ordered = interleave_by(
+            todo, lambda job: polite.host_key(_url_for(job[1], states.get(job[1].name)))
+        )
+        failures: list[tuple[int, Fetched]] = []
+        workers = min(self.config.fetch.max_connections, len(ordered))
+        self._client()  # create the shared client before the threads use it
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feedsvc-fetch") as pool:
+            futures = {
+                pool.submit(self._fetch_source, src, states.get(src.name), limiter): i
+                for i, src in ordered
+            }
+            for fut in as_completed(futures):
+                i = futures[fut]
+                got = fut.result()  # a non-FeedsvcError in a worker is a bug: let it raise
+                if got.error is not None:
+                    failures.append((i, got))
+                    continue
+                report = self._store_fetched(got, states.get(got.source.name))
+                if report is None:
+                    failures.append((i, got))
+                else:
+                    out[i] = report
+        down = polite.network_down(
+            ((got.url, isinstance(got.error, NetworkError)) for _, got in failures), len(todo)
+        )
+        if down:
+            log.error(
+                "every source failed without any HTTP response: our network looks down; "
+                "the failures are not counted against the sources"
+            )
+        for i, got in failures:
+            out[i] = self._record_url_failure(got, states.get(got.source.name), down)
+        return out
+
+    def _fetch_source(
+        self, source: Source, state: SourceState | None, limiter: HostLimiter
+    ) -> Fetched:
+        """The network part of a URL source run (runs on a worker thread; no storage)."""
+        started = self.clock()
+        url = _url_for(source, state)
+        same = state is not None and state.location == source.location
+        got = Fetched(source, url, started)
+        try:
+            with limiter.slot(polite.host_key(url)):
+                got.result = self._get(
+                    url,
+                    state.etag if same and state else None,
+                    state.last_modified if same and state else None,
+                )
+            result = got.result
+            if polite.classify(result.status) is polite.Verdict.OK and looks_like_html(
+                result.headers.get("content-type"), result.body
+            ):
+                links = feed_links(result.body, result.url)
+                if not links:
+                    raise FetchError(
+                        f"{url}: is an HTML page that links to no feed "
+                        '(no <link rel="alternate" type="application/atom+xml" ...>)'
+                    )
+                got.discovered = links[0]
+                log.info("%s: %s is an HTML page; using its feed %s", source.name, url, links[0])
+                with limiter.slot(polite.host_key(links[0])):
+                    got.result = self._get(links[0], None, None)
+        except FetchError as e:
+            got.error = e
+        return got
+
+    def _get(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        f = self.config.fetch
+        return fetch(
+            self._client(),
+            url,
+            user_agent=f.user_agent or DEFAULT_USER_AGENT,
+            etag=etag,
+            last_modified=last_modified,
+            max_bytes=f.max_bytes,
+            total_timeout=f.total_timeout,
+        )
+
+    def _store_fetched(self, got: Fetched, state: SourceState | None) -> IngestReport | None:
+        """Store a fetch that got an HTTP response. Returns None when the response is a failure
+        (an error status, or a body that does not parse): the caller records it."""
+        source, result = got.source, got.result
+        assert result is not None
+        verdict = polite.classify(result.status)
+        if verdict not in (polite.Verdict.OK, polite.Verdict.NOT_MODIFIED):
+            return None
+        now = self.clock()
+        interval = source.interval_seconds
+        body_hash = (
+            hashlib.sha256(result.body).hexdigest() if verdict is polite.Verdict.OK else None
+        )
+        same_bytes = (
+            body_hash is not None
+            and state is not None
+            and state.body_hash == body_hash
+            and state.location == source.location
+            and got.discovered is None
+        )
+        notes: list[str] = []
+        parsed = None
+        if verdict is polite.Verdict.NOT_MODIFIED:
+            notes.append("HTTP 304")
+        elif same_bytes:
+            notes.append("same bytes as last time; not parsed")
+        else:
+            try:
+                parsed = parse_feed(
+                    result.body, headers=result.headers, url=result.url, origin=got.url
+                )
+            except FeedsvcError as e:
+                got.error = e
+                return None
+        ttl = parsed.ttl_seconds if parsed else (state.feed_ttl if state else None)
+        sched = polite.schedule_success(
+            now,
+            interval,
+            headers=result.headers,
+            ttl_seconds=ttl,
+            max_delay=self.config.fetch.max_delay,
+        )
+        # Redirects: a 301/308 moves the subscription only once confirmed (politeness).
+        fetch_state: dict[str, str | int | datetime | None] = {}
+        target = polite.permanent_target(result.redirects)
+        decision = polite.track_redirect(
+            state.redirect_candidate if state else None,
+            state.redirect_count if state else 0,
+            target,
+        )
+        fetch_state.update(redirect_candidate=decision.candidate, redirect_count=decision.count)
+        if got.discovered is not None:
+            fetch_state.update(
+                discovered_url=got.discovered,
+                fetch_url=got.discovered,
+                fetch_url_for=source.location,
+            )
+            notes.append(f"HTML page; its feed {got.discovered} is fetched from now on")
+        if decision.adopt and target is not None:
+            fetch_state.update(fetch_url=target, fetch_url_for=source.location)
+            notes.append(f"moved permanently to {target}; stored")
+            log.warning("%s: %s moved permanently to %s; stored", source.name, got.url, target)
+        elif decision.candidate:
+            notes.append(f"permanent redirect to {decision.candidate} seen; not stored yet")
+        # Validators and state are refreshed on 304 and on same bytes too (a known bug
+        # elsewhere is to skip before saving them, so the next request is unconditional).
+        fetch_state.update(
+            etag=result.etag if result.etag is not None else (state.etag if state else None),
+            last_modified=(
+                result.last_modified
+                if result.last_modified is not None
+                else (state.last_modified if state else None)
+            ),
+            last_status=result.status,
+            retry_after_until=None,
+            retired=None,
+            retired_at=None,
+            schedule_reason=sched.reason,
+        )
+        if body_hash is not None:
+            fetch_state["body_hash"] = body_hash
+        if parsed is not None:
+            fetch_state["feed_ttl"] = parsed.ttl_seconds
+        try:
+            with self.store.transaction() as run:
+                run.ensure_source(source.name, source.kind.value, source.location, now)
+                run.set_fetch_state(source.name, **fetch_state)
+                counts = None
+                if parsed is not None:
+                    run.set_feed_info(source.name, parsed.info)
+                    existing = run.existing(source.name, lookup_for(parsed.articles))
+                    intents = plan(
+                        source.name, parsed.articles, existing, now, feed_id=self.config.feed.id
+                    )
+                    counts = run.apply(source.name, intents, now)
+                report = IngestReport(
+                    source=source.name,
+                    started=got.started,
+                    finished=self.clock(),
+                    new=counts.new if counts else 0,
+                    updated=counts.updated if counts else 0,
+                    unchanged=counts.unchanged if counts else 0,
+                    duplicates=counts.duplicates if counts else 0,
+                    not_modified=parsed is None,
+                    warnings=parsed.warnings if parsed else (),
+                    notes=tuple(notes),
+                )
+                run.record_run(report, next_due=sched.next_due)
+        except FeedsvcError as e:
+            got.error = e
+            return None
+        for warning in report.warnings:
+            log.warning("%s: %s", source.name, warning)
+        return report
+
+    def _record_url_failure(
+        self, got: Fetched, state: SourceState | None, network_down: bool
+    ) -> IngestReport:
+        """Record a failed URL source run: backoff, Retry-After, or retirement on 410."""
+        source, result = got.source, got.result
+        now = self.clock()
+        interval = source.interval_seconds
+        max_delay = self.config.fetch.max_delay
+        streak = (state.error_streak if state else 0) + 1
+        fetch_state: dict[str, str | int | datetime | None] = {}
+        notes: list[str] = []
+        if got.error is not None:
+            error = str(got.error)
+        else:
+            assert result is not None
+            phrase = _reason(result.status)
+            error = f"{got.url}: HTTP {result.status}{' ' + phrase if phrase else ''}"
+        if result is not None:
+            fetch_state["last_status"] = result.status
+        verdict = (
+            polite.classify(result.status) if result is not None and got.error is None else None
+        )
+        retry_after = None
+        if verdict is polite.Verdict.RETRY_LATER and result is not None:
+            retry_after = polite.parse_retry_after(result.headers.get("retry-after"), now)
+            fetch_state["retry_after_until"] = retry_after
+            if retry_after is not None:
+                error += f" (Retry-After: until {iso(retry_after)})"
+        if verdict is polite.Verdict.GONE:
+            reason = f"HTTP 410 Gone from {got.url} on {iso(now)}"
+            fetch_state.update(retired=reason, retired_at=now, schedule_reason="retired")
+            error += "; source retired (`feedsvc ingest --force --source NAME` re-enables it)"
+            error = error.replace("NAME", source.name)
+            next_due = polite.FAR_FUTURE
+        elif network_down:
+            sched = polite.schedule_network_down(now, interval)
+            fetch_state["schedule_reason"] = sched.reason
+            next_due = sched.next_due
+            notes.append("network down: not counted against the source")
+        else:
+            sched = polite.schedule_failure(
+                now, interval, streak, self.rand, retry_after=retry_after, max_delay=max_delay
+            )
+            fetch_state["schedule_reason"] = sched.reason
+            next_due = sched.next_due
+        report = IngestReport(
+            source.name, got.started, self.clock(), errors=(error,), notes=tuple(notes)
+        )
+        log.error("%s: %s", source.name, error)
+        try:
+            self.store.record_failure(
+                report,
+                source.kind.value,
+                source.location,
+                next_due,
+                count_failure=not network_down,
+                **fetch_state,
+            )
+        except FeedsvcError as e:
+            log.error("%s: could not record the failure: %s", source.name, e)
+        return report
 
     # --- publishing --------------------------------------------------------------------------
 
@@ -206,16 +533,70 @@ class Pipeline:
         return self.config.publish.dir / "atom.xml"
 
     def publish(self) -> bool:
-        """Regenerate ``feeds/atom.xml`` from the database. True if its bytes changed.
+        """Regenerate every published file from the database (see :meth:`publish_site`).
+        True if any file's bytes changed."""
+        return self.publish_site().any_changed
 
-        Holds the publish lock from the read to the write, so that of two processes
-        publishing at once (the daemon and a CLI ingest) the one that writes last also read
-        last: the file never goes back to an older state of the database.
+    def publish_site(self) -> PublishResult:
+        """Regenerate ``atom.xml`` and its archive, ``rss.xml``, ``feed.json``, the
+        per-source feeds and ``index.html``; then, when a WebSub hub is configured, announce
+        the changed feeds to it. Files whose bytes did not change are not rewritten.
+
+        The hub ping happens after every file is written and never raises: a failing hub is
+        logged, and its topics are announced again after the next publish. Raises
+        :class:`~feedsvc.errors.PublishError` when the files cannot be rendered or written.
         """
         settings = self.config.feed
-        with publish_lock(self.config.publish.dir):
-            entries = self.store.published(settings.max_entries)
-            return publish_feed(entries, settings, self.config.publish.dir)
+        self.last_ping = None
+        # The publish lock spans the reads and the writes, so that of two processes publishing
+        # at once (the daemon and a CLI ingest) the one that writes last also read last: the
+        # files never go back to an older state of the database.
+        with publish_lock(publish_lock_path(self.config.storage.path)):
+            sources = [
+                SourceStories(name, tuple(self.store.source_entries(name, settings.max_entries)))
+                for name in self.store.source_names()
+            ]
+            result = publish_site(self.store.stories(), sources, settings, self.config.publish.dir)
+        if settings.hub:
+            topics = [*self.pending_pings, *result.topics]
+            if topics:
+                self.last_ping = self._ping(settings.hub, topics)
+                self.pending_pings = list(self.last_ping.failed)
+        return result
+
+    def _ping(self, hub: str, topics: list[str]) -> PingResult:
+        client = self._client()
+        timeout = min(self.config.fetch.timeout, PING_TIMEOUT)
+
+        def post(url: str, data: Sequence[tuple[str, str]]) -> int:
+            return post_form(client, url, data, timeout=timeout)
+
+        return ping_hub(post, hub, topics, delays=self.ping_delays)
+
+
+@dataclass
+class Fetched:
+    """What the network part of a URL source run produced (made on a worker thread)."""
+
+    source: Source
+    url: str  # the URL requested (configured, or stored after a redirect or discovery)
+    started: datetime
+    result: FetchResult | None = None
+    error: FeedsvcError | None = None
+    discovered: str | None = None  # the feed an HTML page linked to, fetched instead
+
+
+def _url_for(source: Source, state: SourceState | None) -> str:
+    return state.url_for(source.location) if state else source.location
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def interval(source: Source) -> timedelta:

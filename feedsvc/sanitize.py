@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Sequence
 from html.parser import HTMLParser
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 
@@ -25,6 +25,7 @@ __all__ = [
     "escape_paragraphs",
     "html_to_text",
     "remove_xml_invalid",
+    "safe_url",
     "text_title",
 ]
 
@@ -92,6 +93,47 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     return value
 
 
+# What the WHATWG URL parser ignores before it reads a scheme: leading and trailing C0
+# controls and spaces, and ASCII tab/LF/CR anywhere ("java\tscript:" is "javascript:" to a
+# browser).
+_URL_STRIP = "".join(chr(c) for c in range(0x21))
+_URL_IGNORED = re.compile("[\t\n\r]")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+
+LINK_SCHEMES = frozenset({"http", "https"})
+
+
+def _scheme(url: str) -> str | None:
+    """The scheme a browser would see in ``url``, lower-cased; None for a relative URL."""
+    match = _SCHEME.match(_URL_IGNORED.sub("", url.strip(_URL_STRIP)))
+    return match.group(1).lower() if match else None
+
+
+def safe_url(url: str | None, schemes: frozenset[str] = LINK_SCHEMES) -> str | None:
+    """``url`` stripped, if it is an absolute URL with one of ``schemes``; else None.
+
+    For URLs published outside HTML (entry links, enclosures, author and source links),
+    which no HTML sanitizer sees: a ``javascript:`` link in a feed's ``<link>`` element
+    would otherwise reach every feed reader. The scheme is read the way a browser reads it
+    (surrounding controls and spaces, and tabs/newlines inside, are ignored), so obfuscated
+    forms are refused too. Relative URLs are refused: there is no base to resolve them
+    against once they are published. Characters XML cannot carry are removed; nothing else
+    is changed (no normalization, no percent-encoding). Never raises.
+    """
+    if not url:
+        return None
+    cleaned = remove_xml_invalid(url).strip(_URL_STRIP)
+    if _URL_IGNORED.search(cleaned) or _scheme(cleaned) not in schemes:
+        return None
+    try:
+        parts = urlsplit(cleaned)
+    except ValueError:  # an invalid IPv6 literal, for instance
+        return None
+    if parts.scheme in ("http", "https") and not parts.netloc:
+        return None
+    return cleaned
+
+
 def remove_xml_invalid(s: str) -> str:
     """Remove characters that XML 1.0 forbids (controls, U+FFFE, U+FFFF, lone surrogates)."""
     return _XML_INVALID.sub("", s)
@@ -115,10 +157,15 @@ def clean_html(html: str, base_url: str | None = None) -> str:
         base = base_url
 
         def resolve(url: str) -> str | None:
+            # nh3 has already refused bad schemes in absolute URLs; check the joined URL
+            # again anyway, because urljoin and a browser may disagree about what is
+            # "relative" (a base with a script scheme, or a scheme hidden behind characters
+            # the WHATWG URL parser strips).
             try:
-                return urljoin(base, url)
+                joined = urljoin(base, url)
             except ValueError:  # e.g. an invalid IPv6 literal in the URL
                 return None
+            return joined if _scheme(joined) in _URL_SCHEMES - {"data"} else None
 
         url_relative: nh3.UrlRelative = resolve
     else:

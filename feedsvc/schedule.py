@@ -17,6 +17,9 @@ from feedsvc.models import Source
 MAX_JITTER_S = 60.0  # never shift a run by more than a minute
 JITTER_FRACTION = 0.1  # ... nor by more than a tenth of its interval
 STARTUP_SPREAD_S = 3.0  # overdue sources at startup start within this many seconds
+# The furthest ahead a job is scheduled. A retired source stores a next_due in year 9999
+# ("never"); a job that far out would overflow, and a restart re-reads the stored time anyway.
+MAX_AHEAD = timedelta(days=366)
 
 
 def jitter(interval_s: float, rand: float) -> timedelta:
@@ -34,14 +37,23 @@ def first_run(next_due: datetime | None, now: datetime, interval_s: float, rand:
     if next_due is None or next_due <= now:
         spread = min(STARTUP_SPREAD_S, interval_s * JITTER_FRACTION)
         return now + timedelta(seconds=rand * spread)
-    return next_due + jitter(interval_s, rand)
+    return _capped(next_due, now) + jitter(interval_s, rand)
+
+
+def _capped(due: datetime, now: datetime) -> datetime:
+    return min(due, now + MAX_AHEAD)
 
 
 def next_run(next_due: datetime | None, now: datetime, interval_s: float, rand: float) -> datetime:
-    """When a source runs again after a run: its stored ``next_due`` (never in the past), plus
-    jitter. ``None`` (the database could not record the run) falls back to one interval."""
-    due = next_due if next_due is not None else now + timedelta(seconds=interval_s)
-    return max(due, now) + jitter(interval_s, rand)
+    """When a source runs again after a run: its stored ``next_due``, plus jitter.
+
+    A run stores a future ``next_due``; ``None`` or a time not after ``now`` means the run
+    could not be recorded (the database failed, or the source was held back and left an old
+    value), and falls back to one interval, so that a source can never spin.
+    """
+    if next_due is None or next_due <= now:
+        next_due = now + timedelta(seconds=interval_s)
+    return _capped(next_due, now) + jitter(interval_s, rand)
 
 
 def after_change(
@@ -65,4 +77,4 @@ def after_change(
     due = last_run + timedelta(seconds=new.interval_seconds)
     if next_due is not None:
         due = min(due, next_due)
-    return max(due, now) + jitter(new.interval_seconds, rand)
+    return _capped(max(due, now), now) + jitter(new.interval_seconds, rand)

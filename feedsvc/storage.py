@@ -118,7 +118,27 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
-def m003_seen_files(db: sqlite_utils.Database) -> None:
+def m003_fetch_state(db: sqlite_utils.Database) -> None:
+    """Issue 4, polite fetching: per-source state beyond the validators of m001."""
+    for column in (
+        "body_hash TEXT",  # sha256 of the last body parsed; the same bytes are not re-parsed
+        "last_status INTEGER",  # the final HTTP status of the last fetch
+        "retry_after_until TEXT",  # a publisher's Retry-After (429/503), honoured until then
+        "retired TEXT",  # why the source is retired (410 Gone); NULL while it is active
+        "retired_at TEXT",
+        "redirect_candidate TEXT",  # a permanent-redirect target seen, not yet confirmed
+        "redirect_count INTEGER NOT NULL DEFAULT 0",  # consecutive fetches that showed it
+        "fetch_url TEXT",  # the URL fetched now (after confirmed 301/308 or autodiscovery) ...
+        "fetch_url_for TEXT",  # ... valid while the configured location is still this one
+        "discovered_url TEXT",  # the feed an HTML page pointed to (autodiscovery)
+        "schedule_reason TEXT",  # why next_due is what it is (interval, backoff, Retry-After)
+        "feed_ttl INTEGER",  # the feed's own <ttl>/sy:updatePeriod, seconds, last parsed
+    ):
+        db.execute(f"ALTER TABLE sources ADD COLUMN {column}")
+
+
+@MIGRATIONS()
+def m004_seen_files(db: sqlite_utils.Database) -> None:
     """Issue 3: what each directory source last saw of each article file (size, mtime, inode,
     hash), so a scan skips files that did not change. Self-contained: one new table."""
     db.execute(
@@ -165,6 +185,26 @@ class SourceState:
     last_error: str | None
     error_streak: int
     next_due: datetime | None
+    # issue 4 (m003_fetch_state)
+    body_hash: str | None = None
+    last_status: int | None = None
+    retry_after_until: datetime | None = None
+    retired: str | None = None
+    retired_at: datetime | None = None
+    redirect_candidate: str | None = None
+    redirect_count: int = 0
+    fetch_url: str | None = None
+    fetch_url_for: str | None = None
+    discovered_url: str | None = None
+    schedule_reason: str | None = None
+    feed_ttl: int | None = None
+
+    def url_for(self, configured: str) -> str:
+        """The URL to fetch for a source configured with ``configured``: a confirmed
+        permanent redirect or a discovered feed, unless the configured URL changed since."""
+        if self.fetch_url and self.fetch_url_for == configured:
+            return self.fetch_url
+        return configured
 
 
 @dataclass(frozen=True)
@@ -260,12 +300,21 @@ class Store:
             raise StorageError(f"{self.path}: commit failed: {e}") from e
 
     def record_failure(
-        self, report: IngestReport, kind: str, location: str, next_due: datetime | None = None
+        self,
+        report: IngestReport,
+        kind: str,
+        location: str,
+        next_due: datetime | None = None,
+        *,
+        count_failure: bool = True,
+        **fetch_state: str | int | datetime | None,
     ) -> None:
-        """Record a run that stored nothing (its transaction, if any, was rolled back)."""
+        """Record a run that stored nothing (its transaction, if any, was rolled back), with
+        any fetch bookkeeping (see :meth:`SourceRun.set_fetch_state`)."""
         with self.transaction() as run:
             run.ensure_source(report.source, kind, location, report.started)
-            run.record_run(report, next_due)
+            run.set_fetch_state(report.source, **fetch_state)
+            run.record_run(report, next_due, count_failure=count_failure)
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -289,6 +338,40 @@ class Store:
             ).description
         ]
         return [_published(dict(zip(cols, row, strict=True))) for row in rows]
+
+    def stories(self) -> list[PublishedEntry]:
+        """Every story (one entry per story) in the order it was first stored.
+
+        A story stored later always comes after every existing one (rows are numbered as
+        they are inserted and never deleted), which is what keeps RFC 5005 archive pages
+        stable. Loads them all: memory grows with the number of stories.
+        """
+        return self._entries("e.story_id = e.id", "e.id ASC", [])
+
+    def source_entries(self, source: str, limit: int) -> list[PublishedEntry]:
+        """The newest ``limit`` entries stored from ``source``, newest first.
+
+        Every entry the source contributed, including copies of stories first published
+        from another source (a per-source feed shows what that source said).
+        """
+        return self._entries(
+            "e.source = ?", "e.published DESC, e.atom_id ASC LIMIT ?", [source, limit]
+        )
+
+    def source_names(self) -> list[str]:
+        """The names of the sources that have stored entries, sorted."""
+        rows = self.db.execute("SELECT DISTINCT source FROM entries ORDER BY source").fetchall()
+        return [r[0] for r in rows]
+
+    def _entries(self, where: str, order: str, params: list[Any]) -> list[PublishedEntry]:
+        # ``where`` and ``order`` are constants of this module, never user input.
+        cursor = self.db.execute(
+            "SELECT e.*, s.feed_info AS feed_info FROM entries e "
+            f"JOIN sources s ON s.name = e.source WHERE {where} ORDER BY {order}",
+            params,
+        )
+        cols = [d[0] for d in cursor.description]
+        return [_published(dict(zip(cols, row, strict=True))) for row in cursor.fetchall()]
 
     def source_states(self) -> list[SourceState]:
         rows = self.db.execute(
@@ -314,6 +397,18 @@ class Store:
                     last_error=r["last_error"],
                     error_streak=r["error_streak"],
                     next_due=_opt_iso(r["next_due"]),
+                    body_hash=r.get("body_hash"),
+                    last_status=r.get("last_status"),
+                    retry_after_until=_opt_iso(r.get("retry_after_until")),
+                    retired=r.get("retired"),
+                    retired_at=_opt_iso(r.get("retired_at")),
+                    redirect_candidate=r.get("redirect_candidate"),
+                    redirect_count=r.get("redirect_count") or 0,
+                    fetch_url=r.get("fetch_url"),
+                    fetch_url_for=r.get("fetch_url_for"),
+                    discovered_url=r.get("discovered_url"),
+                    schedule_reason=r.get("schedule_reason"),
+                    feed_ttl=r.get("feed_ttl"),
                 )
             )
         return out
@@ -513,6 +608,18 @@ class SourceRun:
             [etag, last_modified, name],
         )
 
+    def set_fetch_state(self, name: str, **values: str | int | datetime | None) -> None:
+        """Update the fetch bookkeeping columns of m003_fetch_state (datetimes stored as ISO)."""
+        unknown = set(values) - _FETCH_COLUMNS
+        if unknown:
+            raise ValueError(f"not fetch-state columns: {sorted(unknown)}")
+        if not values:
+            return
+        names = sorted(values)
+        params = [iso(v) if isinstance(v, datetime) else v for v in (values[n] for n in names)]
+        assignments = ", ".join(f"{n} = ?" for n in names)
+        self.db.execute(f"UPDATE sources SET {assignments} WHERE name = ?", [*params, name])
+
     def apply(self, source: str, intents: Sequence[Intent], now: datetime) -> RunCounts:
         """Carry out a dedup plan. Returns what was done."""
         counts = {"new": 0, "updated": 0, "unchanged": 0, "duplicates": 0}
@@ -567,7 +674,11 @@ class SourceRun:
                 ids_by_key[intent.article.key] = entry_id
         return RunCounts(**counts)
 
-    def record_run(self, report: IngestReport, next_due: datetime | None = None) -> None:
+    def record_run(
+        self, report: IngestReport, next_due: datetime | None = None, *, count_failure: bool = True
+    ) -> None:
+        """Log the run and update the source's bookkeeping. A failed run with
+        ``count_failure=False`` (our network was down) leaves the error streak as it was."""
         self.db.table("runs").insert(
             {
                 "source": report.source,
@@ -594,11 +705,37 @@ class SourceRun:
         else:
             self.db.execute(
                 """
-                UPDATE sources SET last_run = ?, last_error = ?, error_streak = error_streak + 1,
+                UPDATE sources SET last_run = ?, last_error = ?, error_streak = error_streak + ?,
                     next_due = coalesce(?, next_due) WHERE name = ?
                 """,
-                [iso(report.finished), "; ".join(report.errors), _opt(next_due), report.source],
+                [
+                    iso(report.finished),
+                    "; ".join(report.errors),
+                    int(count_failure),
+                    _opt(next_due),
+                    report.source,
+                ],
             )
+
+
+_FETCH_COLUMNS = frozenset(
+    {
+        "body_hash",
+        "last_status",
+        "retry_after_until",
+        "retired",
+        "retired_at",
+        "redirect_candidate",
+        "redirect_count",
+        "fetch_url",
+        "fetch_url_for",
+        "discovered_url",
+        "schedule_reason",
+        "feed_ttl",
+        "etag",
+        "last_modified",
+    }
+)
 
 
 def _opt(d: datetime | None) -> str | None:

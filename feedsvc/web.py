@@ -95,8 +95,8 @@ def safe_relpath(path: str) -> str | None:
     """The publish-folder-relative file path for a (percent-decoded) URL path, or None.
 
     Refused (None): anything not starting with ``/``; NUL or backslash; empty segments
-    (``//``); ``.`` and ``..`` segments; names starting with ``.`` (hidden files: the publish
-    lock, temporary files of atomic writes). A trailing ``/`` names the folder's
+    (``//``); ``.`` and ``..`` segments; names starting with ``.`` (hidden files, such as
+    the temporary files of atomic writes). A trailing ``/`` names the folder's
     ``index.html``. Symlinks are checked when the file is opened, not here.
     """
     if not path.startswith("/") or "\0" in path or "\\" in path:

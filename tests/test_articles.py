@@ -48,7 +48,7 @@ def test_shared_example_txt(shared_dir: Path) -> None:
     assert paragraphs[0].startswith("<p>Kathmandu — The United States")
     assert paragraphs[-1].endswith("did not immediately comment on the military activity.</p>")
     # curly quotes, apostrophes and dashes survive byte for byte
-    for phrase in ("“terrorist organizations”", "Washington’s", "— largely involving"):  # noqa: RUF001
+    for phrase in ("“terrorist organizations”", "Washington’s", "— largely involving"):
         assert phrase.encode() in raw
         assert phrase.encode() in article.content_html.encode()
     assert "&#" not in article.content_html
@@ -130,7 +130,7 @@ def test_markdown_front_matter() -> None:
     html = article.content_html
     # the heading stays in the body: the title came from front matter
     assert "<h1>A heading that is not the title</h1>" in html
-    assert "7–2" in html  # noqa: RUF001 (an en dash, as written in the file)
+    assert "7–2" in html
     assert "<script" not in html
     assert "&lt;script&gt;" in html  # raw HTML in Markdown is shown, not run
     assert "javascript:" not in html.replace("[minutes](javascript:", "")  # shown as text

@@ -19,8 +19,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
+import lxml.html
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -220,10 +222,15 @@ def test_a_feed_reader_sees_the_bundled_entries(
     assert again.status == 304
     assert again.entries == []
 
-    # The site address leads a reader to the feed.
+    # The site address leads a reader to the feed (autodiscovery).
     status, headers, page = call(port, "/")
     assert status == 200 and headers["content-type"].startswith("text/html")
-    assert b'type="application/atom+xml"' in page and b'href="atom.xml"' in page
+    links = lxml.html.fromstring(page).xpath(
+        '//link[@rel="alternate"][@type="application/atom+xml"]/@href'
+    )
+    assert links
+    found = urljoin(f"http://127.0.0.1:{port}/", links[0])
+    assert feedparser.parse(found).feed.title == "Daemon test feed"
 
 
 def test_http_semantics_over_the_socket(

@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import write_config
 
 from feedsvc.config import Config, load_config
 from feedsvc.daemon import Daemon
 from feedsvc.pipeline import Pipeline
 from feedsvc.storage import Store
+
+from helpers import write_config
 
 DEADLINE_S = 60.0
 

@@ -8,10 +8,10 @@ import os
 import time
 from pathlib import Path
 
-from helpers import db_rows, run, write_config
-
 from feedsvc.articles import RACY_NS, scan_directory, stamp_is_fresh
 from feedsvc.models import FileStamp
+
+from helpers import db_rows, run, write_config
 
 
 def write(path: Path, text: str) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import FeedServer
 from helpers import body, check_feed, db_rows, entry_ids, rss, run, status_json, write_config
 
@@ -340,6 +341,15 @@ def test_status_json_shape(tmp_path: Path, inbox: Path) -> None:
         "last_success",
         "last_error",
         "error_streak",
+        # issue 4 (polite fetching), additive
+        "next_attempt",
+        "next_attempt_reason",
+        "url",
+        "discovered_url",
+        "redirect_pending",
+        "last_status",
+        "retry_after_until",
+        "retired",
     }
     assert src["name"] == "inbox" and src["entries"] == 1 and src["kind"] == "directory"
     assert src["last_run"].endswith("Z") and src["last_error"] is None

@@ -469,3 +469,13 @@ def test_corpus_encodings(shared_dir: Path, name: str, field: str, expected: str
     else:
         assert html_to_text(parsed.articles[0].content_html) == expected
     assert parsed.warnings == ()  # each of these says "not bozo"
+
+
+def test_anonymous_undated_items_keep_distinct_identities() -> None:
+    data = (
+        b'<rss version="2.0"><channel><title>t</title>'
+        b"<item><description>first</description></item>"
+        b"<item><description>second</description></item></channel></rss>"
+    )
+    keys = [a.key for a in parse_feed(data, origin="anon.xml").articles]
+    assert len(set(keys)) == 2 and all(k.startswith("sha256:") for k in keys)

@@ -16,7 +16,7 @@ from feedsvc.sanitize import (
     text_title,
 )
 
-CURLY = "“Narco-Terrorist” — Washington’s"  # noqa: RUF001 (deliberately non-ASCII)
+CURLY = "“Narco-Terrorist” — Washington’s"
 
 
 # -- clean_html -------------------------------------------------------------------------------

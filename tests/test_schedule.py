@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from feedsvc.models import Source, SourceKind
 from feedsvc.schedule import (
+    MAX_AHEAD,
     MAX_JITTER_S,
     STARTUP_SPREAD_S,
     after_change,
@@ -47,12 +48,24 @@ def test_first_run_of_a_source_not_yet_due_is_its_stored_time() -> None:
     assert due <= first_run(due, NOW, 3600, 0.99) < due + MAX_JITTER_S * S
 
 
-def test_next_run_reads_the_stored_time_and_never_goes_back() -> None:
+def test_next_run_reads_the_stored_time_and_never_spins() -> None:
     # Whatever the database says (backoff may store a time far beyond one interval) is used.
     later = NOW + timedelta(hours=6)
     assert next_run(later, NOW, 600, 0.0) == later
-    assert next_run(NOW - timedelta(hours=1), NOW, 600, 0.0) == NOW
+    # A stale or missing time (the run was not recorded) waits one interval, never 0 s.
+    assert next_run(NOW - timedelta(hours=1), NOW, 600, 0.0) == NOW + timedelta(seconds=600)
+    assert next_run(NOW, NOW, 600, 0.0) == NOW + timedelta(seconds=600)
     assert next_run(None, NOW, 600, 0.0) == NOW + timedelta(seconds=600)
+
+
+def test_a_retired_source_is_not_scheduled_into_overflow() -> None:
+    never = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    for when in (
+        next_run(never, NOW, 86400, 0.999),
+        first_run(never, NOW, 86400, 0.999),
+        after_change(src(600), src(60), never, NOW - timedelta(days=2), NOW, 0.999),
+    ):
+        assert NOW < when <= NOW + MAX_AHEAD + timedelta(seconds=MAX_JITTER_S)
 
 
 def test_after_change_of_location_runs_soon() -> None:

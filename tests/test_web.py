@@ -15,7 +15,6 @@ import feedparser
 import httpx
 import lxml.html
 import pytest
-from helpers import run, write_config
 
 from feedsvc.config import load_config
 from feedsvc.publish import write_atomic
@@ -27,6 +26,8 @@ from feedsvc.web import (
     make_entity,
     safe_relpath,
 )
+
+from helpers import run, write_config
 
 
 def _site(tmp_path: Path, sources: str | None = None, extra: str = "") -> Path:
@@ -155,6 +156,7 @@ def test_paths_cannot_escape_the_publish_folder(site: Path, tmp_path: Path) -> N
     (feeds / "leakdir").symlink_to(tmp_path)
     (feeds / "inside.txt").symlink_to(feeds / "atom.xml")
     (feeds / ".hidden.txt").write_text("hidden", encoding="utf-8")
+    (feeds / ".atom.xml.x1y2.tmp").write_text("half", encoding="utf-8")
     (feeds / "sub").mkdir()
     for path in (
         "/../secret.txt",
@@ -168,7 +170,7 @@ def test_paths_cannot_escape_the_publish_folder(site: Path, tmp_path: Path) -> N
         "/leak.txt",
         "/leakdir/secret.txt",
         "/.hidden.txt",
-        "/.feedsvc-publish.lock",
+        "/.atom.xml.x1y2.tmp",  # a temporary file of an atomic write
         "/sub",
         "/sub/",
         "/nope.xml",
@@ -208,7 +210,8 @@ def test_content_types(site: Path, tmp_path: Path) -> None:
         assert r.headers["content-type"] == media_type, path
 
 
-def test_index_page_from_the_database_when_no_index_html(site: Path) -> None:
+def test_index_page_from_the_database_when_no_index_html(site: Path, tmp_path: Path) -> None:
+    (tmp_path / "feeds/index.html").unlink()  # publishing writes one; without it, a fallback
     app = WebApp(load_config(site))
     r = request(app, "/")
     assert r.status_code == 200
@@ -228,7 +231,7 @@ def test_index_page_from_the_database_when_no_index_html(site: Path) -> None:
 
 def test_index_html_in_the_publish_folder_wins(site: Path, tmp_path: Path) -> None:
     app = WebApp(load_config(site))
-    (tmp_path / "feeds/index.html").write_text("<!DOCTYPE html><title>Mine</title>")
+    (tmp_path / "feeds/index.html").write_text("<!DOCTYPE html><title>Mine</title>")  # replaced
     r = request(app, "/")
     assert r.status_code == 200
     assert r.text == "<!DOCTYPE html><title>Mine</title>"
