@@ -85,8 +85,12 @@ class Daemon:
         clock: Clock = _now,
         rand: Callable[[], float] = random.random,
         publish_delay: float = PUBLISH_DELAY_S,
+        ping_delays: tuple[float, ...] | None = None,
     ) -> None:
         self.config = config
+        self._ping_delays = ping_delays
+        # WebSub topics a hub did not acknowledge, announced again after the next publish.
+        self._pending_pings: list[str] = []
         self._clock = clock
         self._rand = rand
         self._publish_delay = publish_delay
@@ -269,9 +273,30 @@ class Daemon:
                 self._publish_pending = False
             try:
                 with Store(self.config.storage.path) as store:
-                    pipe = Pipeline(self.config, store)
-                    changed = pipe.publish()
-                log.info("published %s (%s)", pipe.atom_path(), "changed" if changed else "same")
+                    pipe = Pipeline(self.config, store, pending_pings=list(self._pending_pings))
+                    if self._ping_delays is not None:
+                        pipe.ping_delays = self._ping_delays
+                    try:
+                        result = pipe.publish_site()
+                    finally:
+                        pipe.close()
+                self._pending_pings = list(pipe.pending_pings)
+                log.info(
+                    "published %s (%d of %d files changed)",
+                    self.config.publish.dir,
+                    len(result.changed),
+                    result.files,
+                )
+                ping = pipe.last_ping
+                if ping is not None and ping.delivered:
+                    log.info("notified WebSub hub %s of %d feed(s)", ping.hub, len(ping.delivered))
+                if ping is not None and not ping.ok:
+                    log.warning(
+                        "WebSub hub %s: %s; %d feed(s) will be announced after the next publish",
+                        ping.hub,
+                        "; ".join(ping.errors),
+                        len(ping.failed),
+                    )
             except FeedsvcError as e:
                 log.error("publishing failed: %s", e)
             finally:

@@ -134,3 +134,25 @@ def test_reload_adds_removes_and_changes_sources(
     wait_until("the added source's run", lambda: d.runs >= 1)
     with Store(config.storage.path) as store:
         assert store.source_state("added") is not None
+
+
+def test_a_dead_websub_hub_is_caught_up_after_the_next_publish(
+    tmp_path: Path, make_daemon: Callable[..., Daemon]
+) -> None:
+    from test_websub import SUBSCRIPTION_DOCS, Hub, hub_config
+
+    hub = Hub()
+    try:
+        config = load_config(hub_config(tmp_path, hub.url))
+        hub.failures = 10**6  # down
+        d = make_daemon(config, rand=lambda: 0.0, publish_delay=0.05, ping_delays=(0.01,))
+        d.start()
+        wait_until("a run and its publish", lambda: d.runs == 1 and d.publishes >= 1)
+        wait_until("the feeds", lambda: (tmp_path / "feeds/atom.xml").is_file())
+        assert hub.topics() == []
+        with hub.lock:
+            hub.failures = 0
+        d.request_publish()  # nothing changed, but the backlog is announced
+        wait_until("the catch-up pings", lambda: sorted(hub.topics()) == sorted(SUBSCRIPTION_DOCS))
+    finally:
+        hub.stop()
