@@ -54,6 +54,7 @@ HEALTH_PATH = "/healthz"
 MAX_CACHED_FILES = 256  # distinct paths kept in memory; the least recently loaded go first
 MAX_CACHED_BYTES = 64 * 1024 * 1024  # a larger file is served, but read for each request
 GZIP_MIN_BYTES = 256  # smaller bodies are not worth compressing
+GZIP_MAX_BYTES = 8 * 1024 * 1024  # larger ones would stall the event loop while compressing
 INDEX_PAGE_TTL_S = 1.0  # the rendered fallback index page is reused this long
 INDEX_PAGE_ENTRIES = 50
 
@@ -211,7 +212,7 @@ def make_entity(
     digest = hashlib.sha256(body).hexdigest()[:32]
     etag = f'"{digest}"'
     gz: bytes | None = None
-    if len(body) >= GZIP_MIN_BYTES and media_type.startswith(_COMPRESSIBLE):
+    if GZIP_MIN_BYTES <= len(body) <= GZIP_MAX_BYTES and media_type.startswith(_COMPRESSIBLE):
         packed = gzip.compress(body, compresslevel=6, mtime=0)
         if len(packed) < len(body):
             gz = packed
