@@ -102,6 +102,8 @@ def canonical_url(url: str | None) -> str | None:
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         return None
     host = parts.hostname.lower().rstrip(".")
+    if not host:  # "http://." has a hostname of "." and no host at all
+        return None
     try:
         host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError:

@@ -45,6 +45,7 @@ LONG = " ".join(f"word{i}" for i in range(40))
         ("", None),
         (None, None),
         ("http://[::1", None),
+        ("http://.", None),
     ],
 )
 def test_canonical_url(url: str | None, canonical: str | None) -> None:
