@@ -29,6 +29,7 @@ _SECTIONS: dict[str, frozenset[str]] = {
     "storage": frozenset({"path"}),
     "publish": frozenset({"dir"}),
     "server": frozenset({"host", "port", "max_age"}),
+    "ingest": frozenset({"parse_workers"}),
     "fetch": frozenset(
         {
             "timeout",
@@ -89,6 +90,13 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    # Worker processes that parse local feed files while the main process stores: 0 = one per
+    # CPU (none on a single CPU), 1 = parse in the main process, N = N workers.
+    parse_workers: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration. ``path`` is the file it came from (None if built in code)."""
 
@@ -99,6 +107,7 @@ class Config:
     server: ServerSettings
     fetch: FetchSettings
     sources: tuple[Source, ...]
+    ingest: IngestSettings = IngestSettings()
 
     def source(self, name: str) -> Source:
         """The source called ``name``; ConfigError with a did-you-mean if there is none."""
@@ -262,6 +271,7 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
     publish = _Section("publish", _table(raw, "publish"), _SECTIONS["publish"])
     server = _Section("server", _table(raw, "server"), _SECTIONS["server"])
     fetch = _Section("fetch", _table(raw, "fetch"), _SECTIONS["fetch"])
+    ingest = _Section("ingest", _table(raw, "ingest"), _SECTIONS["ingest"])
 
     sources_raw = raw.get("sources", [])
     if not isinstance(sources_raw, list):
@@ -295,6 +305,7 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
             refuse_private_addresses=fetch.flag("refuse_private_addresses", False),
         ),
         sources=sources,
+        ingest=IngestSettings(parse_workers=ingest.whole("parse_workers", 0, 0, 64)),
     )
 
 

@@ -93,8 +93,12 @@ def canonical_url(url: str | None) -> str | None:
     segments removed, an empty path made ``/``, the fragment dropped, tracking parameters
     removed and the remaining query parameters sorted. Idempotent.
     """
-    if not url:
-        return None
+    return _canonical_url(url) if url else None
+
+
+# Asked twice per article in one source run (lookup_for and plan), like fingerprints.
+@functools.lru_cache(maxsize=4096)
+def _canonical_url(url: str) -> str | None:
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -150,8 +154,10 @@ def is_front_page(canonical: str) -> bool:
 def normalize_text(text: str) -> str:
     """Case-folded, NFKC-normalized text with markup removed and punctuation and runs of
     whitespace replaced by one space."""
-    text = html.unescape(_TAG_RE.sub(" ", text))
-    if not unicodedata.is_normalized("NFKC", text):  # a quick check, most text already is
+    # NFKC maps U+00A0 to a space on its own (it composes with nothing), and it is the one
+    # compatibility character common in HTML text; without it most text passes the quick check.
+    text = html.unescape(_TAG_RE.sub(" ", text)).replace("\u00a0", " ")
+    if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     text = text.casefold()
     # The same as _NON_WORD_RE.sub(" ", text).strip(), faster: whitespace is never a word

@@ -26,6 +26,7 @@ __all__ = [
     "clean_html",
     "escape_paragraphs",
     "html_to_text",
+    "plain_title",
     "remove_xml_invalid",
     "text_title",
 ]
@@ -236,3 +237,11 @@ def html_to_text(html: str) -> str:
 def text_title(s: str) -> str:
     """A title as plain text: markup stripped, entities decoded, whitespace collapsed."""
     return _WS.sub(" ", html_to_text(s)).strip()
+
+
+def plain_title(s: str) -> str:
+    """A plain-text title as one line: XML-invalid characters removed, whitespace collapsed.
+
+    Equal to ``text_title(html.escape(s, quote=False))``, but with no HTML parser to run.
+    """
+    return " ".join(remove_xml_invalid(s).split())

@@ -24,6 +24,7 @@ from sqlite_utils.db import Table
 
 from feedsvc.dedup import Existing, Lookup
 from feedsvc.errors import StorageError
+from feedsvc.filestate import FileState, Signature
 from feedsvc.models import (
     Enclosure,
     FeedInfo,
@@ -135,6 +136,27 @@ def m003_fetch_state(db: sqlite_utils.Database) -> None:
         "feed_ttl INTEGER",  # the feed's own <ttl>/sy:updatePeriod, seconds, last parsed
     ):
         db.execute(f"ALTER TABLE sources ADD COLUMN {column}")
+
+
+@MIGRATIONS()
+def m008_feed_files(db: sqlite_utils.Database) -> None:
+    """Issue 8, performance: what the last successful run read from a feed file source, so
+    that an unchanged file is neither read nor parsed again (see feedsvc.filestate)."""
+    db.execute(
+        """
+        CREATE TABLE feed_files (
+            source TEXT PRIMARY KEY,
+            path TEXT NOT NULL,  -- the file the record is about (a source may be moved)
+            sha256 TEXT NOT NULL,
+            size INTEGER,  -- the stat signature; NULL when it was too fresh to trust
+            mtime_ns INTEGER,
+            ctime_ns INTEGER,
+            inode INTEGER,
+            entries INTEGER NOT NULL,  -- entries the file gave, reported as unchanged
+            reader TEXT NOT NULL  -- the feedsvc version that read it
+        )
+        """
+    )
 
 
 def iso(d: datetime) -> str:
@@ -368,6 +390,24 @@ class Store:
                 return state
         return None
 
+    def feed_file(self, source: str, path: str) -> FileState | None:
+        """What the last successful run of the feed file source read from ``path``; None when
+        there is no record for that path, or when the entries it gave are no longer stored
+        (deleted, or a restored database), so that the file is read again."""
+        row = self.db.execute(
+            """
+            SELECT sha256, size, mtime_ns, ctime_ns, inode, entries, reader FROM feed_files f
+            WHERE source = ? AND path = ?
+                AND (entries = 0 OR EXISTS (SELECT 1 FROM entries e WHERE e.source = f.source))
+            """,
+            [source, path],
+        ).fetchone()
+        if row is None:
+            return None
+        sha, size, mtime, ctime, inode, entries, reader = row
+        signature = Signature(size, mtime, ctime, inode) if size is not None else None
+        return FileState(sha, signature, entries=entries, reader=reader)
+
     def counts(self) -> dict[str, int]:
         """Totals: stored entries, published stories, duplicates."""
         row = self.db.execute(
@@ -586,6 +626,25 @@ class SourceRun:
                     counts["duplicates"] += 1
                 ids_by_key[intent.article.key] = entry_id
         return RunCounts(**counts)
+
+    def set_feed_file(self, source: str, path: str, state: FileState) -> None:
+        """Record what this run read from the feed file source's ``path``."""
+        sig = state.signature
+        self.db.execute(
+            """
+            INSERT OR REPLACE INTO feed_files
+                (source, path, sha256, size, mtime_ns, ctime_ns, inode, entries, reader)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                source,
+                path,
+                state.sha256,
+                *((sig.size, sig.mtime_ns, sig.ctime_ns, sig.inode) if sig else (None,) * 4),
+                state.entries,
+                state.reader,
+            ],
+        )
 
     def record_run(
         self, report: IngestReport, next_due: datetime | None = None, *, count_failure: bool = True
