@@ -526,6 +526,8 @@ class _Atom(_Reader):
 
     def _person(self, ctx: dict[str, Any], el: etree._Element) -> None:
         _no_attrs(el)
+        if "authors" in ctx:  # feedparser mixes a second author up with the first one's email
+            raise _Unsupported("several authors")
         if (el.text or "").strip():
             raise _Unsupported("text in author")
         detail: dict[str, Any] = {}

@@ -80,10 +80,14 @@ def workers_for(setting: int, cpus: int | None) -> int:
 
 
 def read_feed_files(
-    jobs: Sequence[tuple[str, FileState | None]], *, workers: int
+    jobs: Sequence[tuple[str, FileState | None]],
+    *,
+    workers: int,
+    min_pool_bytes: int = MIN_POOL_BYTES,
 ) -> Generator[FeedFileRead, None, None]:
-    """:func:`read_feed_file` for each ``(path, known)``, yielded in order of ``jobs``."""
-    if workers <= 1 or len(jobs) < 2 or _bytes_to_parse(jobs) < MIN_POOL_BYTES:
+    """:func:`read_feed_file` for each ``(path, known)``, yielded in order of ``jobs``; on
+    ``workers`` processes when there are at least ``min_pool_bytes`` to read and parse."""
+    if workers <= 1 or len(jobs) < 2 or _bytes_to_parse(jobs) < min_pool_bytes:
         for path, known in jobs:
             yield read_feed_file(path, known)
         return
