@@ -505,10 +505,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
 
-    rows = ingest_figures(mode, work, info, judge)
-    rows[3:3] = publish_figure(mode, work, judge)
-    rows.insert(5, big_ingest_figure(mode, work, info, judge))
-    rows[6:6] = serving_figure(mode, work, judge)
+    rows: list[Row] = []
+    for stage in (
+        lambda: ingest_figures(mode, work, info, judge),
+        lambda: publish_figure(mode, work, judge),
+        lambda: [big_ingest_figure(mode, work, info, judge)],
+        lambda: serving_figure(mode, work, judge),
+    ):
+        done = stage()
+        for row in done:
+            print(f"  measured {row.figure}: {row.value}", flush=True)
+        rows += done
     rows.sort(key=lambda r: r.figure[:2])
 
     print(table(rows))

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -267,14 +268,18 @@ class Pipeline:
         failures: list[tuple[int, Fetched]] = []
         workers = min(self.config.fetch.max_connections, len(ordered))
         self._client()  # create the shared client before the threads use it
+        # Fetches run ahead of storing by at most this many responses: without a bound, fast
+        # servers fill memory with bodies waiting for this thread to parse them.
+        window = threading.BoundedSemaphore(2 * workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feedsvc-fetch") as pool:
             futures = {
-                pool.submit(self._fetch_source, src, states.get(src.name), limiter): i
+                pool.submit(self._fetch_source, src, states.get(src.name), limiter, window): i
                 for i, src in ordered
             }
             for fut in as_completed(futures):
                 i = futures[fut]
                 got = fut.result()  # a non-FeedsvcError in a worker is a bug: let it raise
+                window.release()
                 if got.error is not None:
                     failures.append((i, got))
                     continue
@@ -296,9 +301,16 @@ class Pipeline:
         return out
 
     def _fetch_source(
-        self, source: Source, state: SourceState | None, limiter: HostLimiter
+        self,
+        source: Source,
+        state: SourceState | None,
+        limiter: HostLimiter,
+        window: threading.BoundedSemaphore | None = None,
     ) -> Fetched:
-        """The network part of a URL source run (runs on a worker thread; no storage)."""
+        """The network part of a URL source run (runs on a worker thread; no storage).
+        ``window`` is acquired first; the caller releases it once the result is stored."""
+        if window is not None:
+            window.acquire()
         started = self.clock()
         url = _url_for(source, state)
         same = state is not None and state.location == source.location
