@@ -140,9 +140,16 @@ class Pipeline:
                     run.set_feed_info(source.name, got.info)
                 if source.kind is SourceKind.URL:
                     run.set_validators(source.name, got.etag, got.last_modified)
-                existing = run.existing(source.name, lookup_for(got.articles))
+                rules = self.config.dedup.url_rules
+                existing = run.existing(source.name, lookup_for(got.articles, rules))
                 intents = plan(
-                    source.name, got.articles, existing, now, feed_id=self.config.feed.id
+                    source.name,
+                    got.articles,
+                    existing,
+                    now,
+                    feed_id=self.config.feed.id,
+                    rules=rules,
+                    priorities=self.config.priorities(),
                 )
                 counts = run.apply(source.name, intents, now)
                 report = IngestReport(

@@ -21,7 +21,8 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.db import Table
 
-from feedsvc.dedup import Existing, Lookup
+from feedsvc import neardup
+from feedsvc.dedup import POSTINGS_LIMIT, Candidate, Existing, Lookup, candidate_ids
 from feedsvc.errors import StorageError
 from feedsvc.models import (
     Enclosure,
@@ -114,6 +115,62 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX idx_runs_source ON runs(source, id DESC)")
+
+
+@MIGRATIONS()
+def m004_dedup(db: sqlite_utils.Database) -> None:
+    """Near-duplicate index, tombstones and recorded splits (issue 5).
+
+    ``dedup_keys`` is the LSH index: one row per (sketch key, entry), clustered by key so a
+    lookup is a range read, never a scan. ``entries.sketch`` remembers an entry's keys so an
+    update can remove exactly them. ``entries.deleted`` is the tombstone: the row stays, so a
+    re-ingest finds it and later copies join its (unpublished) story. ``dedup_splits``
+    records each `dupes split`.
+    """
+    db.execute("ALTER TABLE entries ADD COLUMN sketch TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE entries ADD COLUMN deleted TEXT")
+    db.execute(
+        """
+        CREATE TABLE dedup_keys (
+            key INTEGER NOT NULL,
+            entry_id INTEGER NOT NULL,
+            PRIMARY KEY (key, entry_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE dedup_splits (
+            id INTEGER PRIMARY KEY,
+            entry_id INTEGER NOT NULL,
+            story_id INTEGER NOT NULL,
+            split_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_dedup_splits_entry ON dedup_splits(entry_id)")
+    # Index what is already stored, so entries ingested before this upgrade are found too.
+    rows = db.execute("SELECT id, content_html, summary_html FROM entries").fetchall()
+    for entry_id, content, summary in rows:
+        prof = neardup.profile(content or summary or "")
+        if prof is not None:
+            _index_sketch(db.conn, entry_id, prof.sketch)
+
+
+def _index_sketch(conn: sqlite3.Connection, entry_id: int, sketch: Sequence[int]) -> None:
+    conn.execute("UPDATE entries SET sketch = ? WHERE id = ?", [json.dumps(list(sketch)), entry_id])
+    conn.executemany(
+        "INSERT OR IGNORE INTO dedup_keys (key, entry_id) VALUES (?, ?)",
+        [(k, entry_id) for k in sketch],
+    )
+
+
+def _unindex_sketch(conn: sqlite3.Connection, entry_id: int) -> None:
+    row = conn.execute("SELECT sketch FROM entries WHERE id = ?", [entry_id]).fetchone()
+    old = json.loads(row[0]) if row and row[0] else []
+    conn.executemany(
+        "DELETE FROM dedup_keys WHERE key = ? AND entry_id = ?", [(k, entry_id) for k in old]
+    )
 
 
 def iso(d: datetime) -> str:
@@ -254,7 +311,7 @@ class Store:
             """
             SELECT e.*, s.feed_info AS feed_info FROM entries e
             JOIN sources s ON s.name = e.source
-            WHERE e.story_id = e.id
+            WHERE e.story_id = e.id AND e.deleted IS NULL
             ORDER BY e.published DESC, e.atom_id ASC
             LIMIT ?
             """,
@@ -304,9 +361,10 @@ class Store:
         return None
 
     def counts(self) -> dict[str, int]:
-        """Totals: stored entries, published stories, duplicates."""
+        """Totals: stored entries, published stories (deleted ones excluded), duplicates."""
         row = self.db.execute(
-            "SELECT count(*), sum(story_id = id), sum(story_id != id) FROM entries"
+            "SELECT count(*), sum(story_id = id AND deleted IS NULL), sum(story_id != id) "
+            "FROM entries"
         ).fetchone()
         return {"entries": row[0] or 0, "stories": row[1] or 0, "duplicates": row[2] or 0}
 
@@ -354,12 +412,14 @@ def _stored(r: dict[str, Any]) -> StoredEntry:
         published=parse_iso(r["published"]),
         updated=parse_iso(r["updated"]),
         first_seen=parse_iso(r["first_seen"]),
+        original_id=r["original_id"],
+        deleted=r["deleted"] is not None,
     )
 
 
 _STORED_COLS = (
     "id, source, key, atom_id, story_id, content_hash, canonical_link, fingerprint, "
-    "published, updated, first_seen"
+    "published, updated, first_seen, original_id, deleted"
 )
 
 
@@ -418,13 +478,64 @@ class SourceRun:
             "SELECT atom_id FROM entries WHERE atom_id IN (SELECT value FROM json_each(?))",
             [json.dumps(sorted(lookup.original_ids))],
         ).fetchall()
+        by_source_link: dict[str, StoredEntry] = {}
+        for e in self._select(
+            "source = ? AND canonical_link IN ({marks}) ORDER BY id", sorted(lookup.links), [source]
+        ):
+            by_source_link.setdefault(e.canonical_link or "", e)
+        postings = self.postings(lookup.sketch_keys)
+        wanted = candidate_ids(lookup, postings) | {e.id for e in by_source_link.values()}
+        bodies = self.bodies(wanted)
+        by_original_id = first_by("original_id", lookup.original_ids)
+        by_link = first_by("canonical_link", lookup.links)
+        by_fingerprint = first_by("fingerprint", lookup.fingerprints)
+        story_ids = {
+            e.story_id
+            for group in (by_original_id, by_link, by_fingerprint)
+            for e in group.values()
+        } | {c.entry.story_id for c in bodies.values()}
+        stories = {e.id: e for e in self._select("id IN ({marks})", [str(i) for i in story_ids])}
         return Existing(
             by_key=by_key,
-            by_original_id=first_by("original_id", lookup.original_ids),
-            by_link=first_by("canonical_link", lookup.links),
-            by_fingerprint=first_by("fingerprint", lookup.fingerprints),
+            by_original_id=by_original_id,
+            by_link=by_link,
+            by_fingerprint=by_fingerprint,
             taken_atom_ids=frozenset(r[0] for r in taken_rows),
+            by_source_link=by_source_link,
+            postings=postings,
+            bodies=bodies,
+            stories=stories,
         )
+
+    def postings(self, keys: frozenset[int]) -> dict[int, list[int]]:
+        """For each sketch key, the newest :data:`POSTINGS_LIMIT` entries indexed under it.
+
+        One range read of the ``dedup_keys`` primary key per key: the cost depends on the
+        number of keys asked about, not on the number of entries stored.
+        """
+        out: dict[int, list[int]] = {}
+        for key in sorted(keys):
+            rows = self.db.execute(
+                "SELECT entry_id FROM dedup_keys WHERE key = ? ORDER BY entry_id DESC LIMIT ?",
+                [key, POSTINGS_LIMIT],
+            ).fetchall()
+            if rows:
+                out[key] = [r[0] for r in rows]
+        return out
+
+    def bodies(self, ids: set[int]) -> dict[int, Candidate]:
+        """The stored entries ``ids`` with their bodies, for exact similarity checks."""
+        out: dict[int, Candidate] = {}
+        names = [*_STORED_COLS.split(", "), "content_html", "summary_html"]
+        cols = _STORED_COLS + ", content_html, summary_html"
+        for i in range(0, len(ids), 500):
+            chunk = sorted(ids)[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {cols} FROM entries WHERE id IN ({marks})"
+            for row in self.db.execute(sql, chunk).fetchall():
+                r = dict(zip(names, row, strict=True))
+                out[r["id"]] = Candidate(_stored(r), r["content_html"] or r["summary_html"] or "")
+        return out
 
     def ensure_source(self, name: str, kind: str, location: str, now: datetime) -> None:
         self.db.execute(
@@ -477,10 +588,15 @@ class SourceRun:
                     content_hash=intent.content_hash,
                     canonical_link=intent.canonical_link,
                     fingerprint=intent.fingerprint,
+                    original_id=intent.article.original_id,
                     updated=iso(intent.updated),
                     last_seen=iso(now),
                 )
+                if intent.rekey is not None:
+                    row["key"] = intent.rekey
                 entries.update(intent.entry_id, row)
+                _unindex_sketch(self.db.conn, intent.entry_id)
+                _index_sketch(self.db.conn, intent.entry_id, intent.sketch)
             elif isinstance(intent, Insert):
                 story = intent.story_of
                 if story is None and intent.story_of_key is not None:
@@ -502,12 +618,38 @@ class SourceRun:
                     first_seen=iso(now),
                     last_seen=iso(now),
                 )
+                if intent.takeover is not None:
+                    # Free the story's atom id: the displaced head takes the new entry's own.
+                    self.db.execute(
+                        "UPDATE entries SET atom_id = ? WHERE id = ?",
+                        [intent.displaced_atom_id, intent.takeover],
+                    )
                 entry_id = int(entries.insert(row).last_pk or 0)
+                _index_sketch(self.db.conn, entry_id, intent.sketch)
                 if story is None:
                     self.db.execute("UPDATE entries SET story_id = id WHERE id = ?", [entry_id])
                     counts["new"] += 1
                 else:
+                    # A copy shares its story's tombstone: a deleted story stays deleted.
+                    self.db.execute(
+                        "UPDATE entries SET deleted = (SELECT deleted FROM entries WHERE id = ?) "
+                        "WHERE id = ?",
+                        [story, entry_id],
+                    )
                     counts["duplicates"] += 1
+                if intent.takeover is not None:
+                    self.db.execute(
+                        "UPDATE entries SET story_id = ? WHERE story_id = ?",
+                        [entry_id, intent.takeover],
+                    )
+                    self.db.execute(
+                        "UPDATE entries SET dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                        [entry_id],
+                    )
+                    self.db.execute(
+                        "UPDATE entries SET dup_rule = ?, dup_score = ? WHERE id = ?",
+                        [row["dup_rule"], row["dup_score"], intent.takeover],
+                    )
                 ids_by_key[intent.article.key] = entry_id
         return RunCounts(**counts)
 
