@@ -665,3 +665,14 @@ def _match(
         if verdict.same and (best is None or verdict.score > best[2]):
             best = (cand.entry, DupRule.SIMILAR_TEXT, verdict.score)
     return best
+
+
+def choose_head(
+    members: Sequence[tuple[int, str, datetime]], priorities: Mapping[str, int] | None = None
+) -> int | None:
+    """The entry that should be a story's published copy, from ``(id, source, first_seen)``
+    triples: the highest source priority, then the earliest seen, then the lowest id."""
+    prio = priorities or {}
+    if not members:
+        return None
+    return min(members, key=lambda m: (-prio.get(m[1], 0), m[2], m[0]))[0]

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF002
 """Near-duplicate text: boilerplate removal, word shingles, sketches and the similarity rule.
 
 Pure: strings in, numbers out; no I/O, no third-party libraries.
@@ -21,9 +22,9 @@ How two bodies are compared (README "Deduplication" documents the same):
 4. :func:`judge` then compares the exact shingle sets. Same story when the number agreement
    veto passes and either
 
-   - Jaccard ``|A∩B| / |A∪B|`` ≥ :data:`JACCARD_THRESHOLD` (wire copies with edits, re-ordered
-     paragraphs, leftover chrome), or
-   - containment ``|A∩B| / |smaller|`` ≥ :data:`CONTAINMENT_THRESHOLD` and the smaller text
+   - Jaccard ``|A ∩ B| / |A ∪ B|`` ≥ :data:`JACCARD_THRESHOLD` (wire copies with edits,
+     re-ordered paragraphs, leftover chrome), or
+   - containment ``|A ∩ B| / |smaller|`` ≥ :data:`CONTAINMENT_THRESHOLD` and the smaller text
      has at least :data:`MIN_COVER` of the larger one's shingles (a syndication copy cut to
      its first half; an earlier version of a live blog).
 
@@ -126,7 +127,7 @@ _BLOCK_ELEMENTS = frozenset(
 )  # fmt: skip
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _NUMBER_RE = re.compile(r"\d+(?:[.,:/]\d+)*")
-_NAV_SEPARATORS = re.compile(r"\s[|•·»›/]\s")
+_NAV_SEPARATORS = re.compile("\\s[|/\u2022\u00b7\u00bb\u203a]\\s")  # bars, bullets, guillemets
 _WS_RE = re.compile(r"\s+")
 _MASK63 = (1 << 63) - 1
 
@@ -280,9 +281,8 @@ def judge(a: Profile, b: Profile) -> Verdict:
     nums_small, nums_large = (
         (a.numbers, b.numbers) if len(a.numbers) <= len(b.numbers) else (b.numbers, a.numbers)
     )
-    if (
-        len(nums_small) >= MIN_NUMBERS
-        and len(nums_small & nums_large) < NUMBER_AGREEMENT * len(nums_small)
+    if len(nums_small) >= MIN_NUMBERS and len(nums_small & nums_large) < NUMBER_AGREEMENT * len(
+        nums_small
     ):
         return Verdict(False, jaccard, jaccard, containment, "numbers differ")
     if jaccard >= JACCARD_THRESHOLD:

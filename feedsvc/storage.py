@@ -25,6 +25,7 @@ from feedsvc import neardup
 from feedsvc.dedup import POSTINGS_LIMIT, Candidate, Existing, Lookup, candidate_ids
 from feedsvc.errors import StorageError
 from feedsvc.models import (
+    DupRule,
     Enclosure,
     FeedInfo,
     IngestReport,
@@ -367,6 +368,187 @@ class Store:
             "FROM entries"
         ).fetchone()
         return {"entries": row[0] or 0, "stories": row[1] or 0, "duplicates": row[2] or 0}
+
+    # --- explain, undo, delete (feedsvc dupes / entries) ----------------------------------
+
+    def entry(self, ref: str) -> EntryRow | None:
+        """The entry ``ref`` names: its numeric id (as listed), else its atom:id."""
+        where, value = ("id = ?", int(ref)) if ref.isdigit() else ("atom_id = ?", ref)
+        row = self.db.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE {where}", [value]
+        ).fetchone()
+        return _entry_row(row) if row else None
+
+    def list_entries(
+        self, source: str | None = None, limit: int = 50, deleted: bool = False
+    ) -> list[EntryRow]:
+        """The newest entries (by published date), optionally of one source; tombstoned ones
+        only when ``deleted``."""
+        where = ["1"]
+        params: list[Any] = []
+        if source is not None:
+            where.append("source = ?")
+            params.append(source)
+        if not deleted:
+            where.append("deleted IS NULL")
+        sql = (
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE {' AND '.join(where)} "
+            "ORDER BY published DESC, id DESC LIMIT ?"
+        )
+        return [_entry_row(r) for r in self.db.execute(sql, [*params, limit]).fetchall()]
+
+    def stories_with_copies(self, limit: int = 1000) -> list[StoryRow]:
+        """Stories with more than one stored copy, newest first (deleted ones left out)."""
+        heads = self.db.execute(
+            f"""
+            SELECT {_ENTRY_COLS} FROM entries h
+            WHERE h.story_id = h.id AND h.deleted IS NULL
+              AND EXISTS (SELECT 1 FROM entries c WHERE c.story_id = h.id AND c.id != h.id)
+            ORDER BY h.published DESC, h.id DESC LIMIT ?
+            """,
+            [limit],
+        ).fetchall()
+        out = []
+        for head in heads:
+            copies = self.db.execute(
+                f"SELECT {_ENTRY_COLS} FROM entries WHERE story_id = ? AND id != ? ORDER BY id",
+                [head[0], head[0]],
+            ).fetchall()
+            out.append(StoryRow(_entry_row(head), tuple(_entry_row(c) for c in copies)))
+        return out
+
+    def members(self, story_id: int) -> list[EntryRow]:
+        rows = self.db.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE story_id = ? ORDER BY id", [story_id]
+        ).fetchall()
+        return [_entry_row(r) for r in rows]
+
+    def split(self, entry_id: int, new_head: int | None, now: datetime) -> None:
+        """Take ``entry_id`` out of its story: it becomes a story of its own, and the split is
+        recorded. When it was the story's published copy, ``new_head`` (chosen by the caller,
+        see :func:`feedsvc.dedup.choose_head`) becomes the rest's published copy.
+
+        Later ingests keep it split: stored entries are never re-matched (edits are updates of
+        a copy in its own story), and the recorded split is what `dupes` reports.
+        """
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT story_id FROM entries WHERE id = ?", [entry_id]
+            ).fetchone()
+            if row is None:
+                raise StorageError(f"no entry {entry_id}")
+            story = row[0]
+            if story == entry_id:
+                if new_head is None:
+                    raise StorageError(f"entry {entry_id} is the only copy of its story")
+                self.db.execute(
+                    "UPDATE entries SET story_id = ? WHERE story_id = ? AND id != ?",
+                    [new_head, entry_id, entry_id],
+                )
+                self.db.execute(
+                    "UPDATE entries SET dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                    [new_head],
+                )
+            self.db.execute(
+                "UPDATE entries SET story_id = id, dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                [entry_id],
+            )
+            self.db.execute(
+                "INSERT INTO dedup_splits (entry_id, story_id, split_at) VALUES (?, ?, ?)",
+                [entry_id, story, iso(now)],
+            )
+
+    def delete(self, entry_id: int, now: datetime) -> list[int]:
+        """Tombstone an entry: it is never published again, and re-ingesting its source does
+        not bring it back (the row stays, so it is still recognised). Deleting a story's
+        published copy deletes the whole story, every copy. Returns the ids tombstoned now."""
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT story_id FROM entries WHERE id = ?", [entry_id]
+            ).fetchone()
+            if row is None:
+                raise StorageError(f"no entry {entry_id}")
+            where = "story_id = ?" if row[0] == entry_id else "id = ?"
+            ids = [
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT id FROM entries WHERE {where} AND deleted IS NULL ORDER BY id",
+                    [entry_id],
+                ).fetchall()
+            ]
+            self.db.execute(
+                f"UPDATE entries SET deleted = ? WHERE {where} AND deleted IS NULL",
+                [iso(now), entry_id],
+            )
+        return ids
+
+    def dedup_counts(self) -> dict[str, Any]:
+        """Live (not deleted) copies per dedup rule, recorded splits, tombstoned entries."""
+        rules = {r.value: 0 for r in DupRule}
+        for rule, n in self.db.execute(
+            "SELECT dup_rule, count(*) FROM entries "
+            "WHERE dup_rule IS NOT NULL AND deleted IS NULL GROUP BY dup_rule"
+        ).fetchall():
+            rules[rule] = n
+        splits = self.db.execute("SELECT count(*) FROM dedup_splits").fetchone()[0]
+        deleted = self.db.execute(
+            "SELECT count(*) FROM entries WHERE deleted IS NOT NULL"
+        ).fetchone()[0]
+        return {"rules": rules, "splits": splits, "deleted": deleted}
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One stored entry as `feedsvc entries` and `feedsvc dupes` show it."""
+
+    id: int
+    source: str
+    key: str
+    atom_id: str
+    title: str
+    link: str | None
+    story_id: int
+    rule: str | None
+    score: float | None
+    published: datetime
+    first_seen: datetime
+    deleted: bool
+
+    @property
+    def is_head(self) -> bool:
+        """Whether this entry is its story's published copy."""
+        return self.story_id == self.id
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """A story with more than one stored copy."""
+
+    head: EntryRow
+    copies: tuple[EntryRow, ...]  # the other members, in the order they were stored
+
+
+_ENTRY_COLS = (
+    "id, source, key, atom_id, title, link, story_id, dup_rule, dup_score, published, "
+    "first_seen, deleted"
+)
+
+
+def _entry_row(row: Sequence[Any]) -> EntryRow:
+    return EntryRow(
+        id=row[0],
+        source=row[1],
+        key=row[2],
+        atom_id=row[3],
+        title=row[4],
+        link=row[5],
+        story_id=row[6],
+        rule=row[7],
+        score=row[8],
+        published=parse_iso(row[9]),
+        first_seen=parse_iso(row[10]),
+        deleted=row[11] is not None,
+    )
 
 
 def _published(r: dict[str, Any]) -> PublishedEntry:
