@@ -449,7 +449,10 @@ class _RunIndex:
         if prof is not None:
             self.profiles[key] = prof
             for k in prof.sketch:
-                self.postings.setdefault(k, []).append(key)
+                keys = self.postings.setdefault(k, [])
+                keys.append(key)
+                if len(keys) > POSTINGS_LIMIT:  # the same cap as storage's: newest kept
+                    del keys[0]
 
     def match(
         self, orig: str | None, link: str | None, fp: str | None, prof: Profile | None

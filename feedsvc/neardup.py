@@ -12,7 +12,7 @@ How two bodies are compared (README "Deduplication" documents the same):
    copyright footers, "Reporting by ...; Editing by ..." wire credits). Dropping a real
    paragraph only makes a match less likely, never a false one.
 2. :func:`profile` turns what is left into the set of its word :data:`SHINGLE_WORDS`-grams
-   (hashed to 63 bits) and keeps the :data:`SKETCH_SIZE` smallest hashes as a *bottom-k
+   (hashed to 61 bits) and keeps the :data:`SKETCH_SIZE` smallest hashes as a *bottom-k
    MinHash sketch* (Broder 1997). Bodies with fewer than :data:`MIN_WORDS` words left have no
    profile: too short to judge, they never merge by similarity.
 3. The sketch values are the LSH keys (bands of one row) that storage indexes: a stored entry
@@ -38,6 +38,7 @@ Titles take no part: two different stories called "Weather update" stay two stor
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -72,48 +73,108 @@ NUMBER_AGREEMENT = 0.6
 BOILERPLATE_MAX_WORDS = 60
 """Blocks longer than this are never dropped by a pattern: they are content."""
 
-BOILERPLATE_PATTERNS = tuple(
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        # syndication cuts and pointers to the original
-        r"\bread (?:more|the (?:full|whole|rest|original|complete)\b)",
-        r"\bcontinue(?:s)? reading\b",
-        r"\b(?:full|original) (?:story|article|report)\b",
-        r"\b(?:originally|first) (?:published|appeared)\b",
-        r"\bthis (?:story|article|post) (?:was|first|originally|appeared)\b",
-        r"\bclick here\b",
-        r"…\s*$|\.\.\.\s*$|\[\s*(?:…|\.\.\.)\s*\]",
-        # newsletters, social, ads
-        r"\bsubscri(?:be|ption)\b",
-        r"\bnewsletter\b",
-        r"\bsign(?:ed)? up\b",
-        r"\bfollow us\b",
-        r"\bshare (?:this|on|via)\b",
-        r"\badvertis(?:ement|ing)\b",
-        r"\bsponsored\b",
-        r"\bdownload (?:our|the) app\b",
-        # rights
-        r"©",
-        r"\(c\)\s*\d{4}",
-        r"\bcopyright\b",
-        r"\ball rights reserved\b",
-        r"\bmay not be (?:published|reproduced|broadcast|rewritten|redistributed)\b",
-        # site chrome
-        r"^\s*related(?: (?:stories|articles|coverage|links|content|reading|topics))?\s*:?",
-        r"\b(?:more|latest) (?:from|in|on) (?:this|our|the)\b",
-        r"\byou (?:may|might) also (?:like|be interested)\b",
-        r"\bmost (?:read|popular|viewed)\b",
-        r"\bskip to (?:main )?content\b",
-        r"^\s*(?:tags?|topics?|filed under|categories)\s*:",
-        r"^\s*(?:photo|image|picture|video|credit|source)\s*:",
-        # wire credits
-        r"\breporting by\b",
-        r"\b(?:editing|writing|compiled) by\b",
-        r"\badditional reporting\b",
-        r"\bcontributed (?:to )?this report\b",
-    )
+BOILERPLATE_PATTERNS = (
+    # syndication cuts and pointers to the original
+    r"\bread (?:more|the (?:full|whole|rest|original|complete)\b)",
+    r"\bcontinue(?:s)? reading\b",
+    r"\b(?:full|original) (?:story|article|report)\b",
+    r"\b(?:originally|first) (?:published|appeared)\b",
+    r"\bthis (?:story|article|post) (?:was|first|originally|appeared)\b",
+    r"\bclick here\b",
+    r"…\s*$|\.\.\.\s*$|\[\s*(?:…|\.\.\.)\s*\]",
+    # newsletters, social, ads
+    r"\bsubscri(?:be|ption)\b",
+    r"\bnewsletter\b",
+    r"\bsign(?:ed)? up\b",
+    r"\bfollow us\b",
+    r"\bshare (?:this|on|via)\b",
+    r"\badvertis(?:ement|ing)\b",
+    r"\bsponsored\b",
+    r"\bdownload (?:our|the) app\b",
+    # rights
+    r"©",
+    r"\(c\)\s*\d{4}",
+    r"\bcopyright\b",
+    r"\ball rights reserved\b",
+    r"\bmay not be (?:published|reproduced|broadcast|rewritten|redistributed)\b",
+    # site chrome
+    r"^\s*related(?: (?:stories|articles|coverage|links|content|reading|topics))?\s*:?",
+    r"\b(?:more|latest) (?:from|in|on) (?:this|our|the)\b",
+    r"\byou (?:may|might) also (?:like|be interested)\b",
+    r"\bmost (?:read|popular|viewed)\b",
+    r"\bskip to (?:main )?content\b",
+    r"^\s*(?:tags?|topics?|filed under|categories)\s*:",
+    r"^\s*(?:photo|image|picture|video|credit|source)\s*:",
+    # wire credits
+    r"\breporting by\b",
+    r"\b(?:editing|writing|compiled) by\b",
+    r"\badditional reporting\b",
+    r"\bcontributed (?:to )?this report\b",
 )
-"""Blocks of at most :data:`BOILERPLATE_MAX_WORDS` words matching one of these are dropped."""
+"""Blocks of at most :data:`BOILERPLATE_MAX_WORDS` words matching one of these (regular
+expressions, case-insensitive) are dropped."""
+
+# One alternation: a single search per block instead of one per pattern.
+_BOILERPLATE_RE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS), re.IGNORECASE)
+# A block can only match a pattern if it has one of these words or symbols: checking them
+# first skips the (slow) regular expression for most paragraphs of real text.
+_TRIGGER_WORDS = frozenset(
+    [
+        "read",
+        "continue",
+        "continues",
+        "full",
+        "original",
+        "originally",
+        "first",
+        "this",
+        "click",
+        "subscribe",
+        "subscription",
+        "subscribed",
+        "newsletter",
+        "sign",
+        "signed",
+        "follow",
+        "share",
+        "advertisement",
+        "advertising",
+        "sponsored",
+        "download",
+        "copyright",
+        "rights",
+        "published",
+        "reproduced",
+        "broadcast",
+        "rewritten",
+        "redistributed",
+        "related",
+        "more",
+        "latest",
+        "you",
+        "most",
+        "skip",
+        "tag",
+        "tags",
+        "topic",
+        "topics",
+        "filed",
+        "categories",
+        "photo",
+        "image",
+        "picture",
+        "video",
+        "credit",
+        "source",
+        "reporting",
+        "editing",
+        "writing",
+        "compiled",
+        "additional",
+        "contributed",
+    ]
+)
+_TRIGGER_SYMBOLS = ("©", "…", "...", "(c)", "(C)")
 
 _SKIP_ELEMENTS = frozenset(
     {"nav", "aside", "footer", "header", "figure", "script", "style", "template", "noscript"}
@@ -217,7 +278,12 @@ def is_boilerplate(block: Block) -> bool:
         return True  # "Home | News | Sport | Weather"
     if n_words > BOILERPLATE_MAX_WORDS:
         return False
-    return any(p.search(text) for p in BOILERPLATE_PATTERNS)
+    lowered = text.lower()
+    if not any(sym in text for sym in _TRIGGER_SYMBOLS) and _TRIGGER_WORDS.isdisjoint(
+        _WORD_RE.findall(lowered)
+    ):
+        return False
+    return _BOILERPLATE_RE.search(text) is not None
 
 
 def content_blocks(markup: str) -> list[str]:
@@ -236,6 +302,38 @@ def _hash63(text: str) -> int:
     return int.from_bytes(digest, "big") & _MASK63
 
 
+_M61 = (1 << 61) - 1  # a Mersenne prime: shingle hashes are polynomials modulo it
+_BASE = 0x5BD1E9955BD1E995 % _M61
+
+
+def shingle_hashes(tokens: list[str]) -> frozenset[int]:
+    """Hashes of every run of :data:`SHINGLE_WORDS` tokens (all tokens if there are fewer).
+
+    Each distinct word is hashed once (BLAKE2b); a shingle's hash is the polynomial of its
+    word hashes modulo 2^61 - 1 (a Rabin-Karp style rolling hash): as good a spread as
+    hashing the joined text, at a fifth of the cost. Stable across runs and machines.
+    """
+    cache: dict[str, int] = {}
+    values = []
+    for t in tokens:
+        h = cache.get(t)
+        if h is None:
+            h = cache[t] = _hash63(t) % _M61
+        values.append(h)
+    k = min(SHINGLE_WORDS, len(values))
+    if k == 0:
+        return frozenset()
+    top = pow(_BASE, k - 1, _M61)  # the weight of the word that leaves the window
+    h = 0
+    for v in values[:k]:
+        h = (h * _BASE + v) % _M61
+    out = {h}
+    for i in range(k, len(values)):
+        h = ((h - values[i - k] * top) * _BASE + values[i]) % _M61
+        out.add(h)
+    return frozenset(out)
+
+
 @dataclass(frozen=True)
 class Profile:
     """What similarity needs to know about one text."""
@@ -246,16 +344,16 @@ class Profile:
     numbers: frozenset[str]
 
 
+@functools.lru_cache(maxsize=1024)
 def profile(markup: str) -> Profile | None:
-    """The profile of an HTML body, or None when it is too short to judge (< MIN_WORDS)."""
+    """The profile of an HTML body, or None when it is too short to judge (< MIN_WORDS).
+
+    Cached (it is pure): the lookup and the plan of one run ask for the same bodies."""
     kept = content_blocks(markup)
     tokens = [w for block in kept for w in words(block)]
     if len(tokens) < MIN_WORDS:
         return None
-    shingles = frozenset(
-        _hash63(" ".join(tokens[i : i + SHINGLE_WORDS]))
-        for i in range(len(tokens) - SHINGLE_WORDS + 1)
-    )
+    shingles = shingle_hashes(tokens)
     numbers = frozenset(m for block in kept for m in _NUMBER_RE.findall(block))
     return Profile(len(tokens), shingles, tuple(sorted(shingles)[:SKETCH_SIZE]), numbers)
 
