@@ -505,6 +505,7 @@ def plan(
     intents: list[Intent] = []
     seen: set[str] = set()
     run_keys = {a.key for a in articles}
+    shared = _shared_links(articles, rules)
     rekeyed: set[int] = set()
     run = _RunIndex()
     taken = set(existing.taken_atom_ids)
@@ -522,7 +523,9 @@ def plan(
         seen.add(article.key)
         chash = content_hash(article)
         link = canonical_url(article.link, rules)
-        linkable = link if link and not is_front_page(link) else None
+        # A link that this source gives to several of its entries names a page, not an
+        # article (a section front, a landing page): it must not merge anything.
+        linkable = link if link and not is_front_page(link) and link not in shared else None
         fp = fingerprint(article)
         prof = neardup.profile(body_of(article))
         sketch = prof.sketch if prof else ()
@@ -574,7 +577,7 @@ def plan(
         score: float | None = None
         takeover: int | None = None
         displaced: str | None = None
-        match = _match(orig, linkable, fp, prof, existing, stored_profile)
+        match = _match(source, orig, linkable, fp, prof, existing, stored_profile)
         if match is not None:
             entry, rule, score = match
             story_of = entry.story_id
@@ -642,7 +645,18 @@ def _renamed(
     return stored if theirs is not None and neardup.judge(prof, theirs).same else None
 
 
+def _shared_links(articles: Sequence[Article], rules: UrlRules) -> frozenset[str]:
+    """Canonical links that two or more different articles of this run carry."""
+    keys_by_link: dict[str, set[str]] = {}
+    for a in articles:
+        link = canonical_url(a.link, rules)
+        if link:
+            keys_by_link.setdefault(link, set()).add(a.key)
+    return frozenset(link for link, keys in keys_by_link.items() if len(keys) > 1)
+
+
 def _match(
+    source: str,
     orig: str | None,
     link: str | None,
     fp: str | None,
@@ -652,7 +666,9 @@ def _match(
 ) -> tuple[StoredEntry, DupRule, float] | None:
     if orig and orig in existing.by_original_id:
         return existing.by_original_id[orig], DupRule.SAME_ID, 1.0
-    if link and link in existing.by_link:
+    # A stored entry of this same source with this link (and another key: it was not renamed)
+    # means the source reuses the link for different entries: then it proves nothing.
+    if link and link in existing.by_link and existing.by_link[link].source != source:
         return existing.by_link[link], DupRule.SAME_LINK, 1.0
     if fp and fp in existing.by_fingerprint:
         return existing.by_fingerprint[fp], DupRule.SAME_TEXT, 1.0

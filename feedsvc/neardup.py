@@ -344,7 +344,7 @@ class Profile:
     numbers: frozenset[str]
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)
 def profile(markup: str) -> Profile | None:
     """The profile of an HTML body, or None when it is too short to judge (< MIN_WORDS).
 

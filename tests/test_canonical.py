@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -9,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsvc.config import parse_config
-from feedsvc.dedup import DEFAULT_URL_RULES, canonical_url, is_front_page
+from feedsvc.dedup import DEFAULT_URL_RULES, TRACKING_PARAMS, canonical_url, is_front_page
 from feedsvc.errors import ConfigError
 
 
@@ -80,9 +82,9 @@ def test_front_page() -> None:
     assert not is_front_page(canonical_url("https://a.example/?p=12") or "")
 
 
-def test_tracking_list_is_configurable(tmp_path: object) -> None:
+def test_tracking_list_is_configurable(tmp_path: Path) -> None:
     raw = {"dedup": {"tracking_params": ["sessionid", "pk_*"], "keep_params": ["ref"]}}
-    rules = parse_config(raw, tmp_path).dedup.url_rules  # type: ignore[arg-type]
+    rules = parse_config(raw, tmp_path).dedup.url_rules
     url = "https://a.example/s?ref=42&sessionid=9&pk_campaign=x&utm_source=y&p=1"
     assert canonical_url(url, rules) == "https://a.example/s?p=1&ref=42"
     assert canonical_url(url) == "https://a.example/s?p=1&pk_campaign=x&sessionid=9"
@@ -101,9 +103,9 @@ def test_tracking_list_is_configurable(tmp_path: object) -> None:
         ),
     ],
 )
-def test_dedup_config_errors(tmp_path: object, raw: dict[str, object], message: str) -> None:
+def test_dedup_config_errors(tmp_path: Path, raw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
-        parse_config(raw, tmp_path)  # type: ignore[arg-type]
+        parse_config(raw, tmp_path)
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -171,3 +173,14 @@ def test_parameter_order_does_not_matter(params: list[tuple[str, str]]) -> None:
         return "https://a.example/p?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in ps)
 
     assert canonical_url(url(params)) == canonical_url(url(list(reversed(params))))
+
+
+def test_the_documented_tracking_list_is_the_real_one() -> None:
+    """config.toml's comment and the README name exactly the built-in tracking parameters."""
+    root = Path(__file__).resolve().parents[1]
+    toml = (root / "config.toml").read_text("utf-8")
+    comment = toml[toml.index("[dedup]") : toml.index("tracking_params =")]
+    listed = set(re.findall(r"[a-z_]+", comment.split("utm_* and", 1)[1]))
+    assert listed == set(TRACKING_PARAMS)
+    readme = (root / "README.md").read_text("utf-8")
+    assert all(f"`{name}`" in readme for name in TRACKING_PARAMS)

@@ -357,3 +357,15 @@ def test_upgrade_indexes_entries_stored_before_near_duplicates(tmp_path: Path) -
     config = write_config(tmp_path, '[[sources]]\nname = "beta"\npath = "beta.xml"\n')
     assert "1 duplicate" in run(config, "ingest").output
     assert db_rows(db_path, "SELECT story_id FROM entries WHERE source = 'beta'") == [(7,)]
+
+
+def test_a_link_a_source_gives_to_several_entries_merges_nothing(tmp_path: Path) -> None:
+    """Some feeds give every item the same section link: that is not an article's identity."""
+    stories = [p["a"] for p in PAIRS if p["kind"] == "same-frame"][:4]
+    section = "https://blog.example/news"
+    feed(tmp_path / "alpha.xml", [item(s, link=section) for s in stories[:3]])
+    config = write_config(tmp_path, '[[sources]]\nname = "alpha"\npath = "alpha.xml"\n')
+    assert "3 new, 0 updated, 0 unchanged, 0 duplicate" in run(config, "ingest").output
+    feed(tmp_path / "alpha.xml", [item(s, link=section) for s in stories[3:]])
+    assert "1 new, 0 updated, 0 unchanged, 0 duplicate" in run(config, "ingest").output
+    assert len(entry_ids(tmp_path / "feeds/atom.xml")) == 4
