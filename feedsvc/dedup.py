@@ -507,6 +507,7 @@ def plan(
     run_keys = {a.key for a in articles}
     shared = _shared_links(articles, rules)
     rekeyed: set[int] = set()
+    took: dict[int, str] = {}  # story id → key of the article of this run that took it over
     run = _RunIndex()
     taken = set(existing.taken_atom_ids)
     profiles: dict[int, Profile | None] = {}
@@ -536,10 +537,11 @@ def plan(
                 rekeyed.add(stored.id)
         if stored is not None:
             rekey = article.key if stored.key != article.key else None
-            if stored.content_hash == chash:
+            if stored.content_hash == chash and rekey is None:
                 intents.append(Unchanged(stored.id, article.key))
-            elif rekey and stored.content_hash == content_hash(
-                replace(article, original_id=stored.original_id)
+            elif rekey and stored.content_hash in (
+                chash,
+                content_hash(replace(article, original_id=stored.original_id)),
             ):
                 # Only the id changed: nothing published changed, so `updated` stays.
                 intents.append(
@@ -582,12 +584,15 @@ def plan(
             entry, rule, score = match
             story_of = entry.story_id
             head = existing.stories.get(entry.story_id)
-            if (
+            if story_of in took:  # an earlier copy of this run took this story over
+                story_of, story_of_key = None, took[story_of]
+            elif (
                 head is not None
                 and not head.deleted
                 and prio.get(source, 0) > prio.get(head.source, 0)
             ):
                 # The higher-priority copy is published from now on, under the story's id.
+                took[head.id] = article.key
                 takeover, displaced = head.id, atom_id
                 atom_id, published = head.atom_id, head.published
                 updated = _advance(head.updated, max(updated, head.updated))

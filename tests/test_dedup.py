@@ -14,8 +14,8 @@ import sqlite_utils
 from helpers import check_feed, db_rows, entry_ids, rss, run, status_json, write_config
 
 from feedsvc import neardup
-from feedsvc.dedup import Existing, choose_head, plan
-from feedsvc.models import Article, DupRule, Insert
+from feedsvc.dedup import Candidate, Existing, choose_head, content_hash, plan
+from feedsvc.models import Article, DupRule, Insert, StoredEntry, Update
 from feedsvc.storage import MIGRATIONS
 
 DATA = Path(__file__).parent / "data"
@@ -369,3 +369,40 @@ def test_a_link_a_source_gives_to_several_entries_merges_nothing(tmp_path: Path)
     feed(tmp_path / "alpha.xml", [item(s, link=section) for s in stories[3:]])
     assert "1 new, 0 updated, 0 unchanged, 0 duplicate" in run(config, "ingest").output
     assert len(entry_ids(tmp_path / "feeds/atom.xml")) == 4
+
+
+def test_two_higher_priority_copies_in_one_run(tmp_path: Path) -> None:
+    feed(tmp_path / "alpha.xml", [item(STORY["a"])])
+    copy2 = dict(STORY["a"], link=STORY["a"]["link"] + "-syndicated")
+    feed(tmp_path / "beta.xml", [item(STORY["b"]), item(copy2, guid="beta-2")])
+    config = write_config(
+        tmp_path,
+        '[[sources]]\nname = "alpha"\npath = "alpha.xml"\n'
+        '[[sources]]\nname = "beta"\npath = "beta.xml"\npriority = 1\n',
+    )
+    run(config, "ingest", "--source", "alpha")
+    (story_id,) = entry_ids(tmp_path / "feeds/atom.xml")
+    result = run(config, "ingest", "--source", "beta")
+    assert result.exit_code == 0 and "2 duplicate" in result.output, result.output
+    got = ids(config)
+    head = got[f"beta:{STORY['b']['id']}"][0]
+    assert {story for _, story in got.values()} == {head}
+    assert entry_ids(tmp_path / "feeds/atom.xml") == [story_id]
+
+
+def test_a_renamed_entry_without_feed_ids_is_rekeyed() -> None:
+    """Entries keyed by their link (no guid): the link moves to https, nothing else changes."""
+    old = Article(key="http://a.example/x", title="T", content_html=STORY["a"]["html"],
+                  link="http://a.example/x")  # fmt: skip
+    (first,) = plan("s", [old], Existing(), NOW, feed_id="tag:t,2026:f")
+    assert isinstance(first, Insert)
+    stored = StoredEntry(1, "s", old.key, first.atom_id, 1, content_hash(old),
+                         first.canonical_link, first.fingerprint, NOW, NOW, NOW)  # fmt: skip
+    new = Article(key="https://a.example/x", title="T", content_html=STORY["a"]["html"],
+                  link="https://a.example/x")  # fmt: skip
+    existing = Existing(
+        by_source_link={first.canonical_link or "": stored},
+        bodies={1: Candidate(stored, old.content_html)},
+    )
+    (intent,) = plan("s", [new], existing, NOW, feed_id="tag:t,2026:f")
+    assert isinstance(intent, Update) and intent.rekey == new.key and intent.entry_id == 1
