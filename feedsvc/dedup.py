@@ -584,8 +584,8 @@ def plan(
             entry, rule, score = match
             story_of = entry.story_id
             head = existing.stories.get(entry.story_id)
-            if story_of in took:  # an earlier copy of this run took this story over
-                story_of, story_of_key = None, took[story_of]
+            if entry.story_id in took:  # an earlier copy of this run took this story over
+                story_of, story_of_key = None, took[entry.story_id]
             elif (
                 head is not None
                 and not head.deleted
