@@ -42,5 +42,8 @@ typecheck: $(STAMP)  ## mypy --strict on feedsvc/
 
 check: lint typecheck test  ## everything CI checks
 
+bench: $(STAMP)  ## quick benchmark runs (full runs: see bench/README.md)
+	$(BIN)/python bench/dedup_bench.py --quick
+
 clean:  ## remove the venv, the database and published output
 	rm -rf $(VENV) db/*.sqlite3* feeds/*.xml

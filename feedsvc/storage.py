@@ -39,6 +39,8 @@ from feedsvc.models import (
 )
 
 BUSY_TIMEOUT_S = 30.0
+POSTINGS_SQL = "SELECT entry_id FROM dedup_keys WHERE key = ? ORDER BY entry_id DESC LIMIT ?"
+"""The near-duplicate candidate lookup: a range read of the ``dedup_keys`` primary key."""
 MIGRATIONS = sqlite_utils.Migrations("feedsvc")
 
 
@@ -701,10 +703,7 @@ class SourceRun:
         """
         out: dict[int, list[int]] = {}
         for key in sorted(keys):
-            rows = self.db.execute(
-                "SELECT entry_id FROM dedup_keys WHERE key = ? ORDER BY entry_id DESC LIMIT ?",
-                [key, POSTINGS_LIMIT],
-            ).fetchall()
+            rows = self.db.execute(POSTINGS_SQL, [key, POSTINGS_LIMIT]).fetchall()
             if rows:
                 out[key] = [r[0] for r in rows]
         return out

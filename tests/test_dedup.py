@@ -16,7 +16,7 @@ from helpers import check_feed, db_rows, entry_ids, rss, run, status_json, write
 from feedsvc import neardup
 from feedsvc.dedup import Candidate, Existing, choose_head, content_hash, plan
 from feedsvc.models import Article, DupRule, Insert, StoredEntry, Update
-from feedsvc.storage import MIGRATIONS
+from feedsvc.storage import MIGRATIONS, POSTINGS_SQL
 
 DATA = Path(__file__).parent / "data"
 PAIRS = json.loads((DATA / "dedup_pairs.json").read_text("utf-8"))["pairs"]
@@ -406,3 +406,13 @@ def test_a_renamed_entry_without_feed_ids_is_rekeyed() -> None:
     )
     (intent,) = plan("s", [new], existing, NOW, feed_id="tag:t,2026:f")
     assert isinstance(intent, Update) and intent.rekey == new.key and intent.entry_id == 1
+
+
+def test_the_candidate_lookup_is_an_index_search_not_a_scan(three: Path) -> None:
+    run(three, "ingest")
+    plan_rows = db_rows(
+        three.parent / "db/feedsvc.sqlite3", "EXPLAIN QUERY PLAN " + POSTINGS_SQL, 1, 64
+    )
+    details = " ".join(str(r[-1]) for r in plan_rows)
+    assert "SEARCH dedup_keys USING PRIMARY KEY (key=?)" in details, details
+    assert "SCAN" not in details and "TEMP B-TREE" not in details, details
