@@ -284,7 +284,7 @@ def _republish(pipe: Pipeline) -> None:
     click.echo(f"{'published' if changed else 'unchanged'} {_rel(pipe.atom_path())}")
 
 
-@cli.group(invoke_without_command=True)
+@cli.group(invoke_without_command=True, short_help="List merged stories and why; undo merges.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document (see README).")
 @click.option(
     "--limit", default=100, show_default=True, type=click.IntRange(1), help="Stories to list."
@@ -326,7 +326,7 @@ def dupes(ctx: click.Context, as_json: bool, limit: int) -> None:
             click.echo(f"  {mark} {e.id:>6}  {e.source:<20} {how}{gone}")
 
 
-@dupes.command("split")
+@dupes.command("split", short_help="Undo a merge: take ENTRY out of its story.")
 @click.argument("entry")
 @click.pass_obj
 def dupes_split(obj: Ctx, entry: str) -> None:
@@ -356,7 +356,7 @@ def entries() -> None:
     """Locate stored entries, and delete them for good."""
 
 
-@entries.command("list")
+@entries.command("list", short_help="List the newest entries with their ids.")
 @click.option("-s", "--source", "source", metavar="NAME", help="Only this source's entries.")
 @click.option(
     "--limit", default=50, show_default=True, type=click.IntRange(1), help="Entries to list."
@@ -381,7 +381,7 @@ def entries_list(obj: Ctx, source: str | None, limit: int, deleted: bool, as_jso
         )
 
 
-@entries.command("delete")
+@entries.command("delete", short_help="Delete entries for good (tombstones).")
 @click.argument("refs", nargs=-1, required=True, metavar="ENTRY...")
 @click.pass_obj
 def entries_delete(obj: Ctx, refs: tuple[str, ...]) -> None:
