@@ -344,11 +344,12 @@ class Profile:
     numbers: frozenset[str]
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)
 def profile(markup: str) -> Profile | None:
     """The profile of an HTML body, or None when it is too short to judge (< MIN_WORDS).
 
-    Cached (it is pure): the lookup and the plan of one run ask for the same bodies."""
+    Cached (it is pure): the lookup and the plan of one run ask for the same bodies, and
+    with a smaller cache the candidates' profiles would evict a large run's own."""
     kept = content_blocks(markup)
     tokens = [w for block in kept for w in words(block)]
     if len(tokens) < MIN_WORDS:
