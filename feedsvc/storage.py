@@ -22,10 +22,12 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.db import Table
 
-from feedsvc.dedup import Existing, Lookup
+from feedsvc import neardup
+from feedsvc.dedup import POSTINGS_LIMIT, Candidate, Existing, Lookup, candidate_ids
 from feedsvc.errors import StorageError
 from feedsvc.filestate import FileState, Signature
 from feedsvc.models import (
+    DupRule,
     Enclosure,
     FeedInfo,
     FileStamp,
@@ -40,6 +42,8 @@ from feedsvc.models import (
 )
 
 BUSY_TIMEOUT_S = 30.0
+POSTINGS_SQL = "SELECT entry_id FROM dedup_keys WHERE key = ? ORDER BY entry_id DESC LIMIT ?"
+"""The near-duplicate candidate lookup: a range read of the ``dedup_keys`` primary key."""
 MIGRATIONS = sqlite_utils.Migrations("feedsvc")
 
 
@@ -180,6 +184,62 @@ def m008_feed_files(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m004_dedup(db: sqlite_utils.Database) -> None:
+    """Near-duplicate index, tombstones and recorded splits (issue 5).
+
+    ``dedup_keys`` is the LSH index: one row per (sketch key, entry), clustered by key so a
+    lookup is a range read, never a scan. ``entries.sketch`` remembers an entry's keys so an
+    update can remove exactly them. ``entries.deleted`` is the tombstone: the row stays, so a
+    re-ingest finds it and later copies join its (unpublished) story. ``dedup_splits``
+    records each `dupes split`.
+    """
+    db.execute("ALTER TABLE entries ADD COLUMN sketch TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE entries ADD COLUMN deleted TEXT")
+    db.execute(
+        """
+        CREATE TABLE dedup_keys (
+            key INTEGER NOT NULL,
+            entry_id INTEGER NOT NULL,
+            PRIMARY KEY (key, entry_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE dedup_splits (
+            id INTEGER PRIMARY KEY,
+            entry_id INTEGER NOT NULL,
+            story_id INTEGER NOT NULL,
+            split_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_dedup_splits_entry ON dedup_splits(entry_id)")
+    # Index what is already stored, so entries ingested before this upgrade are found too.
+    rows = db.execute("SELECT id, content_html, summary_html FROM entries").fetchall()
+    for entry_id, content, summary in rows:
+        prof = neardup.profile(content or summary or "")
+        if prof is not None:
+            _index_sketch(db.conn, entry_id, prof.sketch)
+
+
+def _index_sketch(conn: sqlite3.Connection, entry_id: int, sketch: Sequence[int]) -> None:
+    conn.execute("UPDATE entries SET sketch = ? WHERE id = ?", [json.dumps(list(sketch)), entry_id])
+    conn.executemany(
+        "INSERT OR IGNORE INTO dedup_keys (key, entry_id) VALUES (?, ?)",
+        [(k, entry_id) for k in sketch],
+    )
+
+
+def _unindex_sketch(conn: sqlite3.Connection, entry_id: int) -> None:
+    row = conn.execute("SELECT sketch FROM entries WHERE id = ?", [entry_id]).fetchone()
+    old = json.loads(row[0]) if row and row[0] else []
+    conn.executemany(
+        "DELETE FROM dedup_keys WHERE key = ? AND entry_id = ?", [(k, entry_id) for k in old]
+    )
+
+
 def iso(d: datetime) -> str:
     """Stored form of a datetime: UTC, whole seconds, ``Z``; sorts as text."""
     return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -255,6 +315,10 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # Up to 64 MiB of page cache (allocated only as used; the default is 2 MiB): the
+            # near-duplicate index is written at random places, and with a small cache each
+            # write reads its page again as the database grows (bench/dedup_bench.py).
+            conn.execute("PRAGMA cache_size=-65536")
             self.db = sqlite_utils.Database(conn)
             self._migrate()
         except sqlite3.DatabaseError as e:
@@ -350,7 +414,7 @@ class Store:
             """
             SELECT e.*, s.feed_info AS feed_info FROM entries e
             JOIN sources s ON s.name = e.source
-            WHERE e.story_id = e.id
+            WHERE e.story_id = e.id AND e.deleted IS NULL
             ORDER BY e.published DESC, e.atom_id ASC
             LIMIT ?
             """,
@@ -370,9 +434,11 @@ class Store:
 
         A story stored later always comes after every existing one (rows are numbered as
         they are inserted and never deleted), which is what keeps RFC 5005 archive pages
-        stable. Loads them all: memory grows with the number of stories.
+        stable. Loads them all: memory grows with the number of stories. Deleted stories
+        (tombstones) are left out: deleting one is the one thing that changes a complete
+        archive page, because the user asked for it to be gone everywhere.
         """
-        return self._entries("e.story_id = e.id", "e.id ASC", [])
+        return self._entries("e.story_id = e.id AND e.deleted IS NULL", "e.id ASC", [])
 
     def source_entries(self, source: str, limit: int) -> list[PublishedEntry]:
         """The newest ``limit`` entries stored from ``source``, newest first.
@@ -381,7 +447,9 @@ class Store:
         from another source (a per-source feed shows what that source said).
         """
         return self._entries(
-            "e.source = ?", "e.published DESC, e.atom_id ASC LIMIT ?", [source, limit]
+            "e.source = ? AND e.deleted IS NULL",
+            "e.published DESC, e.atom_id ASC LIMIT ?",
+            [source, limit],
         )
 
     def source_names(self) -> list[str]:
@@ -473,11 +541,193 @@ class Store:
         return FileState(sha, signature, entries=entries, reader=reader)
 
     def counts(self) -> dict[str, int]:
-        """Totals: stored entries, published stories, duplicates."""
+        """Totals: stored entries, published stories (deleted ones excluded), duplicates."""
         row = self.db.execute(
-            "SELECT count(*), sum(story_id = id), sum(story_id != id) FROM entries"
+            "SELECT count(*), sum(story_id = id AND deleted IS NULL), sum(story_id != id) "
+            "FROM entries"
         ).fetchone()
         return {"entries": row[0] or 0, "stories": row[1] or 0, "duplicates": row[2] or 0}
+
+    # --- explain, undo, delete (feedsvc dupes / entries) ----------------------------------
+
+    def entry(self, ref: str) -> EntryRow | None:
+        """The entry ``ref`` names: its numeric id (as listed), else its atom:id."""
+        where, value = ("id = ?", int(ref)) if ref.isdigit() else ("atom_id = ?", ref)
+        row = self.db.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE {where}", [value]
+        ).fetchone()
+        return _entry_row(row) if row else None
+
+    def list_entries(
+        self, source: str | None = None, limit: int = 50, deleted: bool = False
+    ) -> list[EntryRow]:
+        """The newest entries (by published date), optionally of one source; tombstoned ones
+        only when ``deleted``."""
+        where = ["1"]
+        params: list[Any] = []
+        if source is not None:
+            where.append("source = ?")
+            params.append(source)
+        if not deleted:
+            where.append("deleted IS NULL")
+        sql = (
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE {' AND '.join(where)} "
+            "ORDER BY published DESC, id DESC LIMIT ?"
+        )
+        return [_entry_row(r) for r in self.db.execute(sql, [*params, limit]).fetchall()]
+
+    def stories_with_copies(self, limit: int = 1000) -> list[StoryRow]:
+        """Stories with more than one stored copy, newest first (deleted ones left out)."""
+        heads = self.db.execute(
+            f"""
+            SELECT {_ENTRY_COLS} FROM entries h
+            WHERE h.story_id = h.id AND h.deleted IS NULL
+              AND EXISTS (SELECT 1 FROM entries c WHERE c.story_id = h.id AND c.id != h.id)
+            ORDER BY h.published DESC, h.id DESC LIMIT ?
+            """,
+            [limit],
+        ).fetchall()
+        out = []
+        for head in heads:
+            copies = self.db.execute(
+                f"SELECT {_ENTRY_COLS} FROM entries WHERE story_id = ? AND id != ? ORDER BY id",
+                [head[0], head[0]],
+            ).fetchall()
+            out.append(StoryRow(_entry_row(head), tuple(_entry_row(c) for c in copies)))
+        return out
+
+    def members(self, story_id: int) -> list[EntryRow]:
+        rows = self.db.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE story_id = ? ORDER BY id", [story_id]
+        ).fetchall()
+        return [_entry_row(r) for r in rows]
+
+    def split(self, entry_id: int, new_head: int | None, now: datetime) -> None:
+        """Take ``entry_id`` out of its story: it becomes a story of its own, and the split is
+        recorded. When it was the story's published copy, ``new_head`` (chosen by the caller,
+        see :func:`feedsvc.dedup.choose_head`) becomes the rest's published copy.
+
+        Later ingests keep it split: stored entries are never re-matched (edits are updates of
+        a copy in its own story), and the recorded split is what `dupes` reports.
+        """
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT story_id FROM entries WHERE id = ?", [entry_id]
+            ).fetchone()
+            if row is None:
+                raise StorageError(f"no entry {entry_id}")
+            story = row[0]
+            if story == entry_id:
+                if new_head is None:
+                    raise StorageError(f"entry {entry_id} is the only copy of its story")
+                self.db.execute(
+                    "UPDATE entries SET story_id = ? WHERE story_id = ? AND id != ?",
+                    [new_head, entry_id, entry_id],
+                )
+                self.db.execute(
+                    "UPDATE entries SET dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                    [new_head],
+                )
+            self.db.execute(
+                "UPDATE entries SET story_id = id, dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                [entry_id],
+            )
+            self.db.execute(
+                "INSERT INTO dedup_splits (entry_id, story_id, split_at) VALUES (?, ?, ?)",
+                [entry_id, story, iso(now)],
+            )
+
+    def delete(self, entry_id: int, now: datetime) -> list[int]:
+        """Tombstone an entry: it is never published again, and re-ingesting its source does
+        not bring it back (the row stays, so it is still recognised). Deleting a story's
+        published copy deletes the whole story, every copy. Returns the ids tombstoned now."""
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT story_id FROM entries WHERE id = ?", [entry_id]
+            ).fetchone()
+            if row is None:
+                raise StorageError(f"no entry {entry_id}")
+            where = "story_id = ?" if row[0] == entry_id else "id = ?"
+            ids = [
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT id FROM entries WHERE {where} AND deleted IS NULL ORDER BY id",
+                    [entry_id],
+                ).fetchall()
+            ]
+            self.db.execute(
+                f"UPDATE entries SET deleted = ? WHERE {where} AND deleted IS NULL",
+                [iso(now), entry_id],
+            )
+        return ids
+
+    def dedup_counts(self) -> dict[str, Any]:
+        """Live (not deleted) copies per dedup rule, recorded splits, tombstoned entries."""
+        rules = {r.value: 0 for r in DupRule}
+        for rule, n in self.db.execute(
+            "SELECT dup_rule, count(*) FROM entries "
+            "WHERE dup_rule IS NOT NULL AND deleted IS NULL GROUP BY dup_rule"
+        ).fetchall():
+            rules[rule] = n
+        splits = self.db.execute("SELECT count(*) FROM dedup_splits").fetchone()[0]
+        deleted = self.db.execute(
+            "SELECT count(*) FROM entries WHERE deleted IS NOT NULL"
+        ).fetchone()[0]
+        return {"rules": rules, "splits": splits, "deleted": deleted}
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One stored entry as `feedsvc entries` and `feedsvc dupes` show it."""
+
+    id: int
+    source: str
+    key: str
+    atom_id: str
+    title: str
+    link: str | None
+    story_id: int
+    rule: str | None
+    score: float | None
+    published: datetime
+    first_seen: datetime
+    deleted: bool
+
+    @property
+    def is_head(self) -> bool:
+        """Whether this entry is its story's published copy."""
+        return self.story_id == self.id
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """A story with more than one stored copy."""
+
+    head: EntryRow
+    copies: tuple[EntryRow, ...]  # the other members, in the order they were stored
+
+
+_ENTRY_COLS = (
+    "id, source, key, atom_id, title, link, story_id, dup_rule, dup_score, published, "
+    "first_seen, deleted"
+)
+
+
+def _entry_row(row: Sequence[Any]) -> EntryRow:
+    return EntryRow(
+        id=row[0],
+        source=row[1],
+        key=row[2],
+        atom_id=row[3],
+        title=row[4],
+        link=row[5],
+        story_id=row[6],
+        rule=row[7],
+        score=row[8],
+        published=parse_iso(row[9]),
+        first_seen=parse_iso(row[10]),
+        deleted=row[11] is not None,
+    )
 
 
 def _published(r: dict[str, Any]) -> PublishedEntry:
@@ -523,12 +773,14 @@ def _stored(r: dict[str, Any]) -> StoredEntry:
         published=parse_iso(r["published"]),
         updated=parse_iso(r["updated"]),
         first_seen=parse_iso(r["first_seen"]),
+        original_id=r["original_id"],
+        deleted=r["deleted"] is not None,
     )
 
 
 _STORED_COLS = (
     "id, source, key, atom_id, story_id, content_hash, canonical_link, fingerprint, "
-    "published, updated, first_seen"
+    "published, updated, first_seen, original_id, deleted"
 )
 
 
@@ -587,13 +839,61 @@ class SourceRun:
             "SELECT atom_id FROM entries WHERE atom_id IN (SELECT value FROM json_each(?))",
             [json.dumps(sorted(lookup.original_ids))],
         ).fetchall()
+        by_source_link: dict[str, StoredEntry] = {}
+        for e in self._select(
+            "source = ? AND canonical_link IN ({marks}) ORDER BY id", sorted(lookup.links), [source]
+        ):
+            by_source_link.setdefault(e.canonical_link or "", e)
+        postings = self.postings(lookup.sketch_keys)
+        wanted = candidate_ids(lookup, postings) | {e.id for e in by_source_link.values()}
+        bodies = self.bodies(wanted)
+        by_original_id = first_by("original_id", lookup.original_ids)
+        by_link = first_by("canonical_link", lookup.links)
+        by_fingerprint = first_by("fingerprint", lookup.fingerprints)
+        story_ids = {
+            e.story_id
+            for group in (by_original_id, by_link, by_fingerprint)
+            for e in group.values()
+        } | {c.entry.story_id for c in bodies.values()}
+        stories = {e.id: e for e in self._select("id IN ({marks})", [str(i) for i in story_ids])}
         return Existing(
             by_key=by_key,
-            by_original_id=first_by("original_id", lookup.original_ids),
-            by_link=first_by("canonical_link", lookup.links),
-            by_fingerprint=first_by("fingerprint", lookup.fingerprints),
+            by_original_id=by_original_id,
+            by_link=by_link,
+            by_fingerprint=by_fingerprint,
             taken_atom_ids=frozenset(r[0] for r in taken_rows),
+            by_source_link=by_source_link,
+            postings=postings,
+            bodies=bodies,
+            stories=stories,
         )
+
+    def postings(self, keys: frozenset[int]) -> dict[int, list[int]]:
+        """For each sketch key, the newest :data:`POSTINGS_LIMIT` entries indexed under it.
+
+        One range read of the ``dedup_keys`` primary key per key: the cost depends on the
+        number of keys asked about, not on the number of entries stored.
+        """
+        out: dict[int, list[int]] = {}
+        for key in sorted(keys):
+            rows = self.db.execute(POSTINGS_SQL, [key, POSTINGS_LIMIT]).fetchall()
+            if rows:
+                out[key] = [r[0] for r in rows]
+        return out
+
+    def bodies(self, ids: set[int]) -> dict[int, Candidate]:
+        """The stored entries ``ids`` with their bodies, for exact similarity checks."""
+        out: dict[int, Candidate] = {}
+        names = [*_STORED_COLS.split(", "), "content_html", "summary_html"]
+        cols = _STORED_COLS + ", content_html, summary_html"
+        for i in range(0, len(ids), 500):
+            chunk = sorted(ids)[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {cols} FROM entries WHERE id IN ({marks})"
+            for row in self.db.execute(sql, chunk).fetchall():
+                r = dict(zip(names, row, strict=True))
+                out[r["id"]] = Candidate(_stored(r), r["content_html"] or r["summary_html"] or "")
+        return out
 
     def ensure_source(self, name: str, kind: str, location: str, now: datetime) -> None:
         self.db.execute(
@@ -683,10 +983,15 @@ class SourceRun:
                     content_hash=intent.content_hash,
                     canonical_link=intent.canonical_link,
                     fingerprint=intent.fingerprint,
+                    original_id=intent.article.original_id,
                     updated=iso(intent.updated),
                     last_seen=iso(now),
                 )
+                if intent.rekey is not None:
+                    row["key"] = intent.rekey
                 _update_row(self.db.conn, "entries", intent.entry_id, row)
+                _unindex_sketch(self.db.conn, intent.entry_id)
+                _index_sketch(self.db.conn, intent.entry_id, intent.sketch)
             elif isinstance(intent, Insert):
                 story = intent.story_of
                 if story is None and intent.story_of_key is not None:
@@ -708,12 +1013,38 @@ class SourceRun:
                     first_seen=iso(now),
                     last_seen=iso(now),
                 )
+                if intent.takeover is not None:
+                    # Free the story's atom id: the displaced head takes the new entry's own.
+                    self.db.execute(
+                        "UPDATE entries SET atom_id = ? WHERE id = ?",
+                        [intent.displaced_atom_id, intent.takeover],
+                    )
                 entry_id = _insert_row(self.db.conn, "entries", row)
+                _index_sketch(self.db.conn, entry_id, intent.sketch)
                 if story is None:
                     self.db.execute("UPDATE entries SET story_id = id WHERE id = ?", [entry_id])
                     counts["new"] += 1
                 else:
+                    # A copy shares its story's tombstone: a deleted story stays deleted.
+                    self.db.execute(
+                        "UPDATE entries SET deleted = (SELECT deleted FROM entries WHERE id = ?) "
+                        "WHERE id = ?",
+                        [story, entry_id],
+                    )
                     counts["duplicates"] += 1
+                if intent.takeover is not None:
+                    self.db.execute(
+                        "UPDATE entries SET story_id = ? WHERE story_id = ?",
+                        [entry_id, intent.takeover],
+                    )
+                    self.db.execute(
+                        "UPDATE entries SET dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                        [entry_id],
+                    )
+                    self.db.execute(
+                        "UPDATE entries SET dup_rule = ?, dup_score = ? WHERE id = ?",
+                        [row["dup_rule"], row["dup_score"], intent.takeover],
+                    )
                 ids_by_key[intent.article.key] = entry_id
         return RunCounts(**counts)
 
