@@ -25,6 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 
+from feedsvc.dedup import Derived, UrlRules, derive
 from feedsvc.errors import ParseError
 from feedsvc.filestate import FileState, Signature, trusted, unchanged_by_hash, unchanged_by_stat
 from feedsvc.models import ParsedFeed
@@ -46,10 +47,15 @@ class FeedFileRead:
     state: FileState | None = None  # what to record once the entries are stored
     unchanged: bool = False  # same file as last time: not parsed
     error: str | None = None  # names the file; set when it could not be read or parsed
+    derived: tuple[Derived, ...] | None = None  # dedup's values, one per parsed article
 
 
-def read_feed_file(path: str, known: FileState | None = None) -> FeedFileRead:
-    """Read and parse the feed file ``path`` unless ``known`` shows it is unchanged."""
+def read_feed_file(
+    path: str, known: FileState | None = None, rules: UrlRules | None = None
+) -> FeedFileRead:
+    """Read and parse the feed file ``path`` unless ``known`` shows it is unchanged; with
+    ``rules``, also compute what deduplication derives from each article
+    (:func:`feedsvc.dedup.derive`), so that on a worker process that work is done there."""
     from feedsvc.parse import parse_feed  # imported here: cheap to pickle a reference to
 
     checked_ns = time.time_ns()
@@ -69,7 +75,9 @@ def read_feed_file(path: str, known: FileState | None = None) -> FeedFileRead:
         parsed = parse_feed(data, origin=path)
     except ParseError as e:
         return FeedFileRead(path, error=str(e))
-    return FeedFileRead(path, parsed, FileState(digest, fresh, entries=len(parsed.articles)))
+    derived = None if rules is None else tuple(derive(a, rules) for a in parsed.articles)
+    state = FileState(digest, fresh, entries=len(parsed.articles))
+    return FeedFileRead(path, parsed, state, derived=derived)
 
 
 def workers_for(setting: int, cpus: int | None) -> int:
@@ -84,12 +92,14 @@ def read_feed_files(
     *,
     workers: int,
     min_pool_bytes: int = MIN_POOL_BYTES,
+    rules: UrlRules | None = None,
 ) -> Generator[FeedFileRead, None, None]:
-    """:func:`read_feed_file` for each ``(path, known)``, yielded in order of ``jobs``; on
-    ``workers`` processes when there are at least ``min_pool_bytes`` to read and parse."""
+    """:func:`read_feed_file` for each ``(path, known)`` (and ``rules``), yielded in order
+    of ``jobs``; on ``workers`` processes when there are at least ``min_pool_bytes`` to read
+    and parse."""
     if workers <= 1 or len(jobs) < 2 or _bytes_to_parse(jobs) < min_pool_bytes:
         for path, known in jobs:
-            yield read_feed_file(path, known)
+            yield read_feed_file(path, known, rules)
         return
     # forkserver: forking a process that runs threads (the URL fetchers) is unsafe; spawn
     # where there is no forkserver.
@@ -100,7 +110,7 @@ def read_feed_files(
         pending: deque[tuple[Future[FeedFileRead], str, FileState | None]] = deque()
         # A bounded window: results wait in memory only a few files ahead of the caller.
         for path, known in todo:
-            pending.append((pool.submit(read_feed_file, path, known), path, known))
+            pending.append((pool.submit(read_feed_file, path, known, rules), path, known))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -112,18 +122,17 @@ def read_feed_files(
                 # `if __name__ == "__main__":` guard that spawned processes need): the rest
                 # is read here, nothing is lost.
                 log.warning("parse workers failed (%s); parsing in this process", e)
-                yield read_feed_file(path, known)
+                yield read_feed_file(path, known, rules)
                 for _, path, known in pending:
-                    yield read_feed_file(path, known)
+                    yield read_feed_file(path, known, rules)
                 break
             for next_path, next_known in todo:
-                pending.append(
-                    (pool.submit(read_feed_file, next_path, next_known), next_path, next_known)
-                )
+                future = pool.submit(read_feed_file, next_path, next_known, rules)
+                pending.append((future, next_path, next_known))
                 break
             yield result
     for path, known in todo:
-        yield read_feed_file(path, known)
+        yield read_feed_file(path, known, rules)
 
 
 def _bytes_to_parse(jobs: Sequence[tuple[str, FileState | None]]) -> int:

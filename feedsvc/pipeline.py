@@ -27,7 +27,7 @@ from feedsvc import articles as article_files
 from feedsvc import politeness as polite
 from feedsvc.concurrency import HostLimiter, interleave_by
 from feedsvc.config import Config
-from feedsvc.dedup import lookup_for, plan
+from feedsvc.dedup import Derived, derive_all, lookup_for, plan
 from feedsvc.discover import feed_links, looks_like_html
 from feedsvc.errors import FeedsvcError, FetchError, NetworkError, SourceError
 from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client, post_form
@@ -81,6 +81,8 @@ class Collected:
     # issue 8: a feed file's state to record, and its entries when it was skipped unchanged
     feed_file: FileState | None = None
     unchanged_entries: int = 0
+    # dedup's values for ``articles`` when they were computed with them (on a parse worker)
+    derived: tuple[Derived, ...] | None = None
 
 
 @dataclass
@@ -147,7 +149,8 @@ class Pipeline:
         elif source.kind is SourceKind.FILE:
             path = str(source.path)
             if read is None or read.path != path:
-                read = read_feed_file(path, self.store.feed_file(source.name, path))
+                recorded = self.store.feed_file(source.name, path)
+                read = read_feed_file(path, recorded, self.config.dedup.url_rules)
             if read.error is not None:
                 raise SourceError(read.error)
             out.feed_file = read.state
@@ -155,6 +158,7 @@ class Pipeline:
                 out.unchanged_entries = read.state.entries if read.state else 0
             elif read.parsed is not None:
                 out.articles.extend(read.parsed.articles)
+                out.derived = read.derived
                 out.info = read.parsed.info
                 out.warnings.extend(read.parsed.warnings)
         else:
@@ -186,7 +190,7 @@ class Pipeline:
                 run.ensure_source(source.name, source.kind.value, source.location, now)
                 if source.kind is SourceKind.FILE and not got.unchanged_entries:
                     run.set_feed_info(source.name, got.info)
-                counts = self._store_articles(run, source, got.articles, now)
+                counts = self._store_articles(run, source, got.articles, now, got.derived)
                 if source.kind is SourceKind.DIRECTORY:
                     if got.forget_files:
                         run.forget_files(source.name)
@@ -220,12 +224,19 @@ class Pipeline:
         return report
 
     def _store_articles(
-        self, run: SourceRun, source: Source, articles: Sequence[Article], now: datetime
+        self,
+        run: SourceRun,
+        source: Source,
+        articles: Sequence[Article],
+        now: datetime,
+        derived: Sequence[Derived] | None = None,
     ) -> RunCounts:
         """Plan (pure) and apply one source's articles inside its transaction: the one place
-        local and URL sources meet the dedup rules."""
+        local and URL sources meet the dedup rules. ``derived``: the articles' dedup values
+        when a parse worker computed them already."""
         rules = self.config.dedup.url_rules
-        existing = run.existing(source.name, lookup_for(articles, rules))
+        derived = derive_all(articles, rules, derived)
+        existing = run.existing(source.name, lookup_for(articles, rules, derived))
         intents = plan(
             source.name,
             articles,
@@ -234,6 +245,7 @@ class Pipeline:
             feed_id=self.config.feed.id,
             rules=rules,
             priorities=self.config.priorities(),
+            derived=derived,
         )
         return run.apply(source.name, intents, now)
 
@@ -269,6 +281,7 @@ class Pipeline:
         reads = read_feed_files(
             [(str(src.path), self.store.feed_file(src.name, str(src.path))) for src in files],
             workers=workers_for(self.config.ingest.parse_workers, os.cpu_count()),
+            rules=self.config.dedup.url_rules,
         )
         for i, src in enumerate(sources):
             if src.kind is SourceKind.URL:

@@ -44,6 +44,15 @@ from feedsvc.models import (
 BUSY_TIMEOUT_S = 30.0
 POSTINGS_SQL = "SELECT entry_id FROM dedup_keys WHERE key = ? ORDER BY entry_id DESC LIMIT ?"
 """The near-duplicate candidate lookup: a range read of the ``dedup_keys`` primary key."""
+POSTINGS_BATCH = 48
+"""Keys looked up per statement (:data:`POSTINGS_BATCH_SQL`; SQLite allows 500 arms)."""
+_POSTINGS_ARM = (
+    "SELECT * FROM (SELECT key, entry_id FROM dedup_keys WHERE key = ? "
+    "ORDER BY entry_id DESC LIMIT ?)"
+)
+POSTINGS_BATCH_SQL = " UNION ALL ".join([_POSTINGS_ARM] * POSTINGS_BATCH)
+""":data:`POSTINGS_SQL` for :data:`POSTINGS_BATCH` keys at once: the same range reads, one
+statement (a statement per key cost more than the reads themselves)."""
 MIGRATIONS = sqlite_utils.Migrations("feedsvc")
 
 
@@ -219,13 +228,13 @@ def m004_dedup(db: sqlite_utils.Database) -> None:
     # Index what is already stored, so entries ingested before this upgrade are found too.
     rows = db.execute("SELECT id, content_html, summary_html FROM entries").fetchall()
     for entry_id, content, summary in rows:
-        prof = neardup.profile(content or summary or "")
+        prof = neardup.compute_profile(content or summary or "")
         if prof is not None:
             _index_sketch(db.conn, entry_id, prof.sketch)
 
 
 def _index_sketch(conn: sqlite3.Connection, entry_id: int, sketch: Sequence[int]) -> None:
-    conn.execute("UPDATE entries SET sketch = ? WHERE id = ?", [json.dumps(list(sketch)), entry_id])
+    conn.execute("UPDATE entries SET sketch = ? WHERE id = ?", [_json_list(sketch), entry_id])
     conn.executemany(
         "INSERT OR IGNORE INTO dedup_keys (key, entry_id) VALUES (?, ?)",
         [(k, entry_id) for k in sketch],
@@ -875,10 +884,17 @@ class SourceRun:
         number of keys asked about, not on the number of entries stored.
         """
         out: dict[int, list[int]] = {}
-        for key in sorted(keys):
-            rows = self.db.execute(POSTINGS_SQL, [key, POSTINGS_LIMIT]).fetchall()
-            if rows:
-                out[key] = [r[0] for r in rows]
+        ordered = sorted(keys)
+        conn = self.db.conn
+        for i in range(0, len(ordered), POSTINGS_BATCH):
+            chunk = ordered[i : i + POSTINGS_BATCH]
+            # Padded with -1, which is never a key (sketch keys are hashes >= 0).
+            chunk += [-1] * (POSTINGS_BATCH - len(chunk))
+            params = [v for key in chunk for v in (key, POSTINGS_LIMIT)]
+            for key, entry_id in conn.execute(POSTINGS_BATCH_SQL, params):
+                out.setdefault(key, []).append(entry_id)
+        for ids in out.values():
+            ids.sort(reverse=True)  # newest first, as POSTINGS_SQL gives them
         return out
 
     def bodies(self, ids: set[int]) -> dict[int, Candidate]:
@@ -968,6 +984,11 @@ class SourceRun:
         """Carry out a dedup plan. Returns what was done."""
         counts = {"new": 0, "updated": 0, "unchanged": 0, "duplicates": 0}
         ids_by_key: dict[str, int] = {}
+        conn = self.db.conn
+        # New rows get the id SQLite would choose (the largest id + 1: ids are never reused
+        # while that row exists, and this transaction holds the write lock), given up front so
+        # that a new story's story_id and the sketch go in with the row instead of two UPDATEs.
+        next_id: int | None = None
         for intent in intents:
             if isinstance(intent, Unchanged):
                 counts["unchanged"] += 1
@@ -996,12 +1017,17 @@ class SourceRun:
                 story = intent.story_of
                 if story is None and intent.story_of_key is not None:
                     story = ids_by_key[intent.story_of_key]
-                row = _article_columns(intent.article)
+                if next_id is None:
+                    next_id = conn.execute(
+                        "SELECT coalesce(max(id), 0) + 1 FROM entries"
+                    ).fetchone()[0]
+                entry_id, next_id = next_id, next_id + 1
+                row = {"id": entry_id, **_article_columns(intent.article)}
                 row.update(
                     source=source,
                     key=intent.article.key,
                     atom_id=intent.atom_id,
-                    story_id=story if story is not None else 0,
+                    story_id=story if story is not None else entry_id,
                     dup_rule=intent.rule.value if intent.rule else None,
                     dup_score=intent.score,
                     original_id=intent.article.original_id,
@@ -1012,26 +1038,27 @@ class SourceRun:
                     updated=iso(intent.updated),
                     first_seen=iso(now),
                     last_seen=iso(now),
+                    sketch=_json_list(intent.sketch),
                 )
+                if story is None:
+                    counts["new"] += 1
+                else:
+                    # A copy shares its story's tombstone: a deleted story stays deleted.
+                    found = conn.execute("SELECT deleted FROM entries WHERE id = ?", [story])
+                    head = found.fetchone()
+                    row["deleted"] = head[0] if head else None
+                    counts["duplicates"] += 1
                 if intent.takeover is not None:
                     # Free the story's atom id: the displaced head takes the new entry's own.
                     self.db.execute(
                         "UPDATE entries SET atom_id = ? WHERE id = ?",
                         [intent.displaced_atom_id, intent.takeover],
                     )
-                entry_id = _insert_row(self.db.conn, "entries", row)
-                _index_sketch(self.db.conn, entry_id, intent.sketch)
-                if story is None:
-                    self.db.execute("UPDATE entries SET story_id = id WHERE id = ?", [entry_id])
-                    counts["new"] += 1
-                else:
-                    # A copy shares its story's tombstone: a deleted story stays deleted.
-                    self.db.execute(
-                        "UPDATE entries SET deleted = (SELECT deleted FROM entries WHERE id = ?) "
-                        "WHERE id = ?",
-                        [story, entry_id],
-                    )
-                    counts["duplicates"] += 1
+                _insert_row(conn, "entries", row)
+                conn.executemany(
+                    "INSERT OR IGNORE INTO dedup_keys (key, entry_id) VALUES (?, ?)",
+                    [(k, entry_id) for k in intent.sketch],
+                )
                 if intent.takeover is not None:
                     self.db.execute(
                         "UPDATE entries SET story_id = ? WHERE story_id = ?",
@@ -1157,15 +1184,26 @@ def _opt(d: datetime | None) -> str | None:
     return iso(d) if d else None
 
 
+# json.dumps(x, ensure_ascii=False) builds a new encoder per call; this is the same encoder.
+_JSON_UNICODE = json.JSONEncoder(ensure_ascii=False)
+
+
+def _json_list(items: Sequence[Any], unicode: bool = False) -> str:
+    """``json.dumps(list(items))`` (with ``ensure_ascii=False`` when ``unicode``)."""
+    if not items:
+        return "[]"
+    return _JSON_UNICODE.encode(list(items)) if unicode else json.dumps(list(items))
+
+
 def _article_columns(a: Any) -> dict[str, Any]:
     return {
         "title": a.title,
         "link": a.link,
         "content_html": a.content_html,
         "summary_html": a.summary_html,
-        "authors": json.dumps([[p.name, p.email, p.uri] for p in a.authors], ensure_ascii=False),
-        "categories": json.dumps(list(a.categories), ensure_ascii=False),
-        "enclosures": json.dumps([[e.href, e.length, e.type] for e in a.enclosures]),
+        "authors": _json_list([[p.name, p.email, p.uri] for p in a.authors], unicode=True),
+        "categories": _json_list(a.categories, unicode=True),
+        "enclosures": _json_list([[e.href, e.length, e.type] for e in a.enclosures]),
         "lang": a.lang,
         "rights": a.rights,
         "origin": a.origin,
