@@ -233,6 +233,63 @@ def m004_dedup(db: sqlite_utils.Database) -> None:
             _index_sketch(db.conn, entry_id, prof.sketch)
 
 
+@MIGRATIONS()
+def m008_publish_state(db: sqlite_utils.Database) -> None:
+    """Issue 8, publishing that scales: what lets a publish read only what it shows.
+
+    - ``story_count`` holds the number of live stories (entries that are their story's
+      published copy and not deleted), kept by triggers on ``entries`` whatever statement
+      changes it: the main feed needs it to find the open archive page, and counting a
+      million rows per publish would cost more than the rest of the publish.
+    - ``idx_entries_live_stories`` lists the live stories in the order they were stored,
+      with what a published archive page depends on (content hash, updated, source), so
+      checking every page for changes reads this index, not the rows.
+    - ``idx_entries_source_published`` gives a source's newest entries without sorting all
+      of them.
+    - ``published_files`` records, per file of the publish folder, a fingerprint of what it
+      was rendered from and the size and mtime it was written with: a complete archive page
+      (or a per-source feed) whose fingerprint and file are unchanged is not rendered again.
+    """
+    live_new = "NEW.story_id = NEW.id AND NEW.deleted IS NULL"
+    live_old = "OLD.story_id = OLD.id AND OLD.deleted IS NULL"
+    db.execute("CREATE TABLE story_count (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER)")
+    db.execute(
+        "INSERT INTO story_count VALUES "
+        "(1, (SELECT count(*) FROM entries WHERE story_id = id AND deleted IS NULL))"
+    )
+    db.execute(
+        f"CREATE TRIGGER story_count_insert AFTER INSERT ON entries WHEN {live_new} "
+        "BEGIN UPDATE story_count SET n = n + 1; END"
+    )
+    db.execute(
+        f"CREATE TRIGGER story_count_delete AFTER DELETE ON entries WHEN {live_old} "
+        "BEGIN UPDATE story_count SET n = n - 1; END"
+    )
+    db.execute(
+        "CREATE TRIGGER story_count_update AFTER UPDATE OF id, story_id, deleted ON entries "
+        f"WHEN ({live_new}) != ({live_old}) "
+        f"BEGIN UPDATE story_count SET n = n + ({live_new}) - ({live_old}); END"
+    )
+    db.execute(
+        "CREATE INDEX idx_entries_live_stories ON entries(id, content_hash, updated, source) "
+        "WHERE story_id = id AND deleted IS NULL"
+    )
+    db.execute(
+        "CREATE INDEX idx_entries_source_published ON entries(source, published DESC, atom_id) "
+        "WHERE deleted IS NULL"
+    )
+    db.execute(
+        """
+        CREATE TABLE published_files (
+            path TEXT PRIMARY KEY,  -- relative to the publish folder
+            fingerprint TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL
+        )
+        """
+    )
+
+
 def _index_sketch(conn: sqlite3.Connection, entry_id: int, sketch: Sequence[int]) -> None:
     conn.execute("UPDATE entries SET sketch = ? WHERE id = ?", [_json_list(sketch), entry_id])
     conn.executemany(
@@ -463,8 +520,105 @@ class Store:
 
     def source_names(self) -> list[str]:
         """The names of the sources that have stored entries, sorted."""
-        rows = self.db.execute("SELECT DISTINCT source FROM entries ORDER BY source").fetchall()
+        # One index probe per source instead of reading the whole index of entries (every
+        # entry's source is a row of sources: entries.source is a foreign key).
+        rows = self.db.execute(
+            "SELECT name FROM sources s WHERE EXISTS "
+            "(SELECT 1 FROM entries e WHERE e.source = s.name) ORDER BY name"
+        ).fetchall()
         return [r[0] for r in rows]
+
+    # --- reads for publishing a large database (see m008_publish_state) --------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every read inside sees the database as of its first read."""
+        conn = self.db.conn
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: cannot start a read: {e}") from e
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def story_count(self) -> int:
+        """How many live stories there are (as :meth:`stories` would return), read from the
+        count the triggers of m008_publish_state keep."""
+        row = self.db.execute("SELECT n FROM story_count").fetchone()
+        return int(row[0]) if row else 0
+
+    def last_stories(self, limit: int) -> list[PublishedEntry]:
+        """The last ``limit`` of :meth:`stories`, in the same order (oldest first)."""
+        if limit <= 0:
+            return []
+        newest = self._entries(
+            "e.story_id = e.id AND e.deleted IS NULL", "e.id DESC LIMIT ?", [limit]
+        )
+        return newest[::-1]
+
+    def story_keys(self) -> Iterator[tuple[int, str, str, str]]:
+        """``(id, content_hash, updated, source)`` of every story of :meth:`stories`, in the
+        same order, streamed from an index (no row is read)."""
+        yield from self.db.conn.execute(
+            "SELECT id, content_hash, updated, source FROM entries "
+            "WHERE story_id = id AND deleted IS NULL ORDER BY id"
+        )
+
+    def stories_between(self, first: int, last: int) -> list[PublishedEntry]:
+        """The stories of :meth:`stories` whose id is from ``first`` to ``last``, in order."""
+        return self._entries(
+            "e.story_id = e.id AND e.deleted IS NULL AND e.id BETWEEN ? AND ?",
+            "e.id ASC",
+            [first, last],
+        )
+
+    def source_entry_keys(self, source: str, limit: int) -> list[tuple[int, str, str, str]]:
+        """``(id, content_hash, updated, atom_id)`` of :meth:`source_entries` (the same
+        entries in the same order), without building them."""
+        rows = self.db.execute(
+            "SELECT id, content_hash, updated, atom_id FROM entries "
+            "WHERE source = ? AND deleted IS NULL ORDER BY published DESC, atom_id ASC LIMIT ?",
+            [source, limit],
+        ).fetchall()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def feed_infos(self) -> dict[str, str | None]:
+        """Each source's stored feed metadata (the JSON that becomes ``atom:source``)."""
+        return dict(self.db.execute("SELECT name, feed_info FROM sources").fetchall())
+
+    def published_files(self) -> dict[str, tuple[str, int, int]]:
+        """What :meth:`record_published` recorded: path → (fingerprint, size, mtime_ns)."""
+        rows = self.db.execute(
+            "SELECT path, fingerprint, size, mtime_ns FROM published_files"
+        ).fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def record_published(self, files: Sequence[tuple[str, str, int, int]]) -> None:
+        """Remember ``(path, fingerprint, size, mtime_ns)`` of files just published."""
+        if not files:
+            return
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO published_files (path, fingerprint, size, mtime_ns) "
+                "VALUES (?, ?, ?, ?)",
+                files,
+            )
+
+    def recount_stories(self) -> None:
+        """Set the story count of m008_publish_state from the stories themselves."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE story_count SET n = "
+                "(SELECT count(*) FROM entries WHERE story_id = id AND deleted IS NULL)"
+            )
+
+    def forget_published(self) -> None:
+        """Forget every recorded fingerprint (the next publish renders every file)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM published_files")
 
     def _entries(self, where: str, order: str, params: list[Any]) -> list[PublishedEntry]:
         # ``where`` and ``order`` are constants of this module, never user input.
