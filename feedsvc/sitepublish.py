@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from feedsvc import __version__
@@ -111,19 +111,22 @@ def publish_whole_site(store: Store, settings: FeedSettings, out_dir: Path) -> P
         counted = store.story_count()
         # One pass over the live stories in storage order cuts the complete pages; only the
         # pages whose fingerprint (or file) changed are read and rendered.
-        number, page = 0, []
+        number = 0
+        page: list[tuple[int, str, str]] = []
         stale: list[tuple[int, int, int, str]] = []
-        for key in store.story_keys():
-            page.append(key)
-            if len(page) == size:
-                number += 1
-                fingerprint = _fingerprint(
-                    site, f"archive {number}", ((*k, infos.get(k[3])) for k in page)
-                )
-                path = archive_path(number)
-                if not _unchanged(out_dir, path, fingerprint, recorded):
-                    stale.append((number, page[0][0], page[-1][0], fingerprint))
-                page = []
+        for page in store.story_keys(size):
+            if len(page) < size:
+                break  # the open page
+            number += 1
+            sources = sorted({k[1] for k in page})
+            fingerprint = _fingerprint(
+                site,
+                f"archive {number}",
+                ["\n".join([k[2] for k in page]), [(s, infos.get(s)) for s in sources]],
+            )
+            if not _unchanged(out_dir, archive_path(number), fingerprint, recorded):
+                stale.append((number, page[0][0], page[-1][0], fingerprint))
+            page = []
         complete, stories = number, number * size + len(page)
         pages = complete + 1 if complete else 0
         for n, first, last, fingerprint in stale:
@@ -140,8 +143,7 @@ def publish_whole_site(store: Store, settings: FeedSettings, out_dir: Path) -> P
                 continue
             files += 1
             keys = store.source_entry_keys(name, settings.max_entries)
-            rows = [*keys, ("feed info", infos.get(name))]
-            fingerprint = _fingerprint(site, f"source {name}", rows)
+            fingerprint = _fingerprint(site, f"source {name}", [keys, infos.get(name)])
             if _unchanged(out_dir, f"{SOURCES_DIR}/{name}.xml", fingerprint, recorded):
                 continue
             newest_of_source = tuple(store.source_entries(name, settings.max_entries))
@@ -167,12 +169,11 @@ def _site_key(settings: FeedSettings, out_dir: Path) -> str:
     return repr((settings, __version__, RENDER_VERSION, str(out_dir.resolve())))
 
 
-def _fingerprint(site: str, document: str, rows: Iterable[Sequence[object]]) -> str:
-    h = hashlib.sha256(f"{site}\n{document}\n".encode())
-    for row in rows:
-        h.update(repr(tuple(row)).encode("utf-8", "surrogatepass"))
-        h.update(b"\n")
-    return h.hexdigest()
+def _fingerprint(site: str, document: str, parts: Sequence[object]) -> str:
+    """A hash of what a document is rendered from (``repr`` of plain values: ids, hashes,
+    timestamps, names, JSON text)."""
+    text = f"{site}\n{document}\n{parts!r}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _unchanged(

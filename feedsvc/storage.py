@@ -559,13 +559,16 @@ class Store:
         )
         return newest[::-1]
 
-    def story_keys(self) -> Iterator[tuple[int, str, str, str]]:
-        """``(id, content_hash, updated, source)`` of every story of :meth:`stories`, in the
-        same order, streamed from an index (no row is read)."""
-        yield from self.db.conn.execute(
-            "SELECT id, content_hash, updated, source FROM entries "
-            "WHERE story_id = id AND deleted IS NULL ORDER BY id"
+    def story_keys(self, size: int) -> Iterator[list[tuple[int, str, str]]]:
+        """``(id, source, "id content_hash updated source")`` of every story of
+        :meth:`stories`, in the same order, ``size`` at a time (the last batch may be
+        shorter), streamed from an index (no row is read)."""
+        cursor = self.db.conn.execute(
+            "SELECT id, source, id || ' ' || content_hash || ' ' || updated || ' ' || source "
+            "FROM entries WHERE story_id = id AND deleted IS NULL ORDER BY id"
         )
+        while batch := cursor.fetchmany(size):
+            yield batch
 
     def stories_between(self, first: int, last: int) -> list[PublishedEntry]:
         """The stories of :meth:`stories` whose id is from ``first`` to ``last``, in order."""
