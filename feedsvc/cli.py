@@ -378,5 +378,12 @@ def serve(obj: Ctx) -> None:
     sys.exit(EXIT_OK)
 
 
+# Commands that live in their own modules (they import the helpers above, hence down here).
+from feedsvc.cli_sources import init, opml, sources  # noqa: E402
+
+for _command in (init, sources, opml):
+    cli.add_command(_command)
+
+
 def main() -> None:
     cli(prog_name="feedsvc")

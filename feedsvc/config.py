@@ -50,7 +50,7 @@ _SECTIONS: dict[str, frozenset[str]] = {
     ),
     "daemon": frozenset({"watch"}),
 }
-_SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled"})
+_SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled", "tags"})
 _TOP_KEYS = frozenset(_SECTIONS) | {"sources"}
 
 
@@ -63,6 +63,7 @@ def documented_keys() -> list[str]:
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_TAG_MAX = 100  # characters in one tag (an OPML category path segment)
 
 
 @dataclass(frozen=True)
@@ -248,14 +249,31 @@ def parse_source(
         MIN_INTERVAL if url is not None else MIN_LOCAL_INTERVAL,
     )
     enabled = sec.flag("enabled", True)
+    tags = _tags(data.get("tags", []), sec.key("tags"))
     if url is not None:
-        return Source(name, SourceKind.URL, _check_url(url, sec.key("url")), interval, enabled)
+        location = _check_url(url, sec.key("url"))
+        return Source(name, SourceKind.URL, location, interval, enabled, tags=tags)
     assert path is not None
     resolved = _resolve(base, path).resolve()
     # The kind is fixed by what is on disk now; a path that does not exist yet is taken as a
     # directory (an inbox to be created), and reading it reports the problem per source.
     kind = SourceKind.FILE if resolved.is_file() else SourceKind.DIRECTORY
-    return Source(name, kind, str(resolved), interval, enabled)
+    return Source(name, kind, str(resolved), interval, enabled, tags=tags)
+
+
+def _tags(value: object, key: str) -> tuple[str, ...]:
+    """``tags``: an array of non-empty strings (OPML categories), kept in order, once each."""
+    if not isinstance(value, list):
+        raise ConfigError(f'{key}: expected an array of strings such as ["news", "tech"]')
+    out: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip() or len(item) > _TAG_MAX:
+            raise ConfigError(
+                f"{key}: expected non-empty strings of at most {_TAG_MAX} characters, got {item!r}"
+            )
+        if item.strip() not in out:
+            out.append(item.strip())
+    return tuple(out)
 
 
 def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -> Config:

@@ -30,6 +30,7 @@ class Source:
     location: str  # absolute path for DIRECTORY/FILE, the URL for URL
     interval_seconds: int = 3600
     enabled: bool = True
+    tags: tuple[str, ...] = ()  # labels, e.g. the categories of an OPML import (issue 9)
 
     @property
     def path(self) -> Path:

@@ -527,6 +527,53 @@ class Pipeline:
             log.error("%s: could not record the failure: %s", source.name, e)
         return report
 
+    # --- trying a source without storing (sources add, doctor) ------------------------------
+
+    def probe(self, source: Source, limiter: HostLimiter | None = None) -> Probe:
+        """Read or fetch and parse ``source`` as a run would (autodiscovery included), and
+        store nothing: what ``sources add`` checks before saving and ``doctor`` reports.
+
+        Never raises for a problem with the source: it is in :attr:`Probe.error`. URL sources
+        are fetched without validators, so the answer is never a 304. Safe to call from
+        several threads at once (for URL sources) when they share ``limiter``.
+        """
+        try:
+            if source.kind is SourceKind.DIRECTORY:
+                scan = article_files.scan_directory(source.path)
+                return Probe(source.location, entries=len(scan.articles), warnings=scan.errors)
+            if source.kind is not SourceKind.URL:
+                got = self.collect(source)
+                return Probe(
+                    source.location,
+                    title=got.info.title if got.info else None,
+                    entries=len(got.articles),
+                    warnings=tuple(got.warnings),
+                )
+            fetched = self._fetch_source(source, None, limiter or HostLimiter(1))
+            if fetched.error is not None:
+                raise fetched.error
+            result = fetched.result
+            assert result is not None
+            if polite.classify(result.status) is not polite.Verdict.OK:
+                phrase = _reason(result.status)
+                raise FetchError(
+                    f"{fetched.discovered or fetched.url}: HTTP {result.status}"
+                    + (f" {phrase}" if phrase else "")
+                )
+            parsed = parse_feed(
+                result.body, headers=result.headers, url=result.url, origin=fetched.url
+            )
+        except FeedsvcError as e:
+            return Probe(source.location, error=str(e))
+        return Probe(
+            fetched.discovered or source.location,
+            title=parsed.info.title,
+            entries=len(parsed.articles),
+            warnings=parsed.warnings,
+            discovered_from=source.location if fetched.discovered else None,
+            final_url=result.url,
+        )
+
     # --- publishing --------------------------------------------------------------------------
 
     def atom_path(self) -> Path:
@@ -572,6 +619,23 @@ class Pipeline:
             return post_form(client, url, data, timeout=timeout)
 
         return ping_hub(post, hub, topics, delays=self.ping_delays)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What :meth:`Pipeline.probe` found: a source read and parsed, or why it could not be."""
+
+    location: str  # the feed to subscribe to: the discovered feed's URL for an HTML page
+    title: str | None = None  # the feed's own title (None for a folder of articles)
+    entries: int = 0
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    discovered_from: str | None = None  # the HTML page given, when autodiscovery was used
+    final_url: str | None = None  # where the fetch ended after redirects (URL sources)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 @dataclass

@@ -428,6 +428,13 @@ class Store:
                 return state
         return None
 
+    def feed_infos(self) -> dict[str, FeedInfo]:
+        """The feed metadata (title, site link, ...) last parsed for each source that has any."""
+        rows = self.db.execute(
+            "SELECT name, feed_info FROM sources WHERE feed_info IS NOT NULL"
+        ).fetchall()
+        return {name: _feed_info(json.loads(blob)) for name, blob in rows if blob}
+
     def counts(self) -> dict[str, int]:
         """Totals: stored entries, published stories, duplicates."""
         row = self.db.execute(
