@@ -181,7 +181,8 @@ def add_source(
         fields["interval"] = interval
     if tags:
         fields["tags"] = list(dict.fromkeys(tags))
-    comment = probe.title if probe and probe.title and slugify(probe.title) != name else None
+    comment = _one_line(probe.title) if probe and probe.title else None
+    comment = comment if comment != name else None
     editor = ConfigEditor(config.path)
     editor.add_source(fields, comment=comment)
     new = editor.save()
@@ -261,7 +262,7 @@ def import_opml(
                 fields["interval"] = interval
             if sub.tags:
                 fields["tags"] = list(sub.tags)
-            comment = sub.title if sub.title and slugify(sub.title) != name else None
+            comment = sub.title if sub.title and sub.title != name else None
             editor.add_source(fields, comment=comment)
             out.added.append((name, sub))
     out.config = editor.validate() if dry_run else editor.save()
@@ -278,3 +279,7 @@ def subscriptions(config: Config, infos: Mapping[str, FeedInfo]) -> list[Subscri
             title = (info.title if info else None) or s.name
             out.append(Subscription(s.location, title, info.link if info else None, s.tags))
     return out
+
+
+def _one_line(text: str | None) -> str | None:
+    return " ".join((text or "").split()) or None
