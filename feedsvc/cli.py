@@ -379,9 +379,10 @@ def serve(obj: Ctx) -> None:
 
 
 # Commands that live in their own modules (they import the helpers above, hence down here).
+from feedsvc.cli_doctor import doctor  # noqa: E402
 from feedsvc.cli_sources import init, opml, sources  # noqa: E402
 
-for _command in (init, sources, opml):
+for _command in (init, sources, opml, doctor):
     cli.add_command(_command)
 
 

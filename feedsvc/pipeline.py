@@ -27,7 +27,7 @@ from feedsvc.concurrency import HostLimiter, interleave_by
 from feedsvc.config import Config
 from feedsvc.dedup import lookup_for, plan
 from feedsvc.discover import feed_links, looks_like_html
-from feedsvc.errors import FeedsvcError, FetchError, NetworkError, SourceError
+from feedsvc.errors import FeedsvcError, FetchError, NetworkError, ParseError, SourceError
 from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client, post_form
 from feedsvc.locks import publish_lock, publish_lock_path
 from feedsvc.models import (
@@ -537,6 +537,7 @@ class Pipeline:
         are fetched without validators, so the answer is never a 304. Safe to call from
         several threads at once (for URL sources) when they share ``limiter``.
         """
+        status: int | None = None
         try:
             if source.kind is SourceKind.DIRECTORY:
                 scan = article_files.scan_directory(source.path)
@@ -554,6 +555,7 @@ class Pipeline:
                 raise fetched.error
             result = fetched.result
             assert result is not None
+            status = result.status
             if polite.classify(result.status) is not polite.Verdict.OK:
                 phrase = _reason(result.status)
                 raise FetchError(
@@ -564,7 +566,7 @@ class Pipeline:
                 result.body, headers=result.headers, url=result.url, origin=fetched.url
             )
         except FeedsvcError as e:
-            return Probe(source.location, error=str(e))
+            return Probe(source.location, error=str(e), error_kind=_error_kind(e), status=status)
         return Probe(
             fetched.discovered or source.location,
             title=parsed.info.title,
@@ -572,6 +574,7 @@ class Pipeline:
             warnings=parsed.warnings,
             discovered_from=source.location if fetched.discovered else None,
             final_url=result.url,
+            status=status,
         )
 
     # --- publishing --------------------------------------------------------------------------
@@ -632,6 +635,8 @@ class Probe:
     error: str | None = None
     discovered_from: str | None = None  # the HTML page given, when autodiscovery was used
     final_url: str | None = None  # where the fetch ended after redirects (URL sources)
+    status: int | None = None  # the final HTTP status, when a response arrived
+    error_kind: str | None = None  # "network", "fetch" (HTTP, limits), "parse" or "read"
 
     @property
     def ok(self) -> bool:
@@ -648,6 +653,16 @@ class Fetched:
     result: FetchResult | None = None
     error: FeedsvcError | None = None
     discovered: str | None = None  # the feed an HTML page linked to, fetched instead
+
+
+def _error_kind(e: FeedsvcError) -> str:
+    if isinstance(e, NetworkError):
+        return "network"
+    if isinstance(e, FetchError):
+        return "fetch"
+    if isinstance(e, ParseError):
+        return "parse"
+    return "read"
 
 
 def _url_for(source: Source, state: SourceState | None) -> str:
