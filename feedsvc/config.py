@@ -35,6 +35,7 @@ _SECTIONS: dict[str, frozenset[str]] = {
     "storage": frozenset({"path"}),
     "publish": frozenset({"dir"}),
     "server": frozenset({"host", "port", "max_age"}),
+    "ingest": frozenset({"parse_workers"}),
     "fetch": frozenset(
         {
             "timeout",
@@ -102,6 +103,13 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    # Worker processes that parse local feed files while the main process stores: 0 = one per
+    # CPU (none on a single CPU), 1 = parse in the main process, N = N workers.
+    parse_workers: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration. ``path`` is the file it came from (None if built in code)."""
 
@@ -113,6 +121,7 @@ class Config:
     fetch: FetchSettings
     sources: tuple[Source, ...]
     daemon: DaemonSettings = DaemonSettings()
+    ingest: IngestSettings = IngestSettings()
 
     def source(self, name: str) -> Source:
         """The source called ``name``; ConfigError with a did-you-mean if there is none."""
@@ -304,6 +313,7 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
     server = _Section("server", _table(raw, "server"), _SECTIONS["server"])
     fetch = _Section("fetch", _table(raw, "fetch"), _SECTIONS["fetch"])
     daemon = _Section("daemon", _table(raw, "daemon"), _SECTIONS["daemon"])
+    ingest = _Section("ingest", _table(raw, "ingest"), _SECTIONS["ingest"])
 
     sources_raw = raw.get("sources", [])
     if not isinstance(sources_raw, list):
@@ -338,6 +348,7 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
         ),
         sources=sources,
         daemon=DaemonSettings(watch=daemon.flag("watch", True)),
+        ingest=IngestSettings(parse_workers=ingest.whole("parse_workers", 0, 0, 64)),
     )
 
 

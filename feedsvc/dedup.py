@@ -19,6 +19,7 @@ Rules, in order (the first that matches wins; see README "Deduplication"):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -73,6 +74,7 @@ TRACKING_PARAMS = frozenset(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TAG_RE = re.compile(r"<[^>]*>")
 _NON_WORD_RE = re.compile(r"[\W_]+", re.UNICODE)
+_WORD_RE = re.compile(r"[^\W_]+")
 # Unreserved characters (RFC 3986 §2.3) never need percent-encoding; normalizing them is
 # allowed by §6.2.2.2. Everything else keeps (upper-cased) escapes.
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
@@ -91,8 +93,12 @@ def canonical_url(url: str | None) -> str | None:
     segments removed, an empty path made ``/``, the fragment dropped, tracking parameters
     removed and the remaining query parameters sorted. Idempotent.
     """
-    if not url:
-        return None
+    return _canonical_url(url) if url else None
+
+
+# Asked twice per article in one source run (lookup_for and plan), like fingerprints.
+@functools.lru_cache(maxsize=4096)
+def _canonical_url(url: str) -> str | None:
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -150,14 +156,34 @@ def is_front_page(canonical: str) -> bool:
 def normalize_text(text: str) -> str:
     """Case-folded, NFKC-normalized text with markup removed and punctuation and runs of
     whitespace replaced by one space."""
-    text = html.unescape(_TAG_RE.sub(" ", text))
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _NON_WORD_RE.sub(" ", text).strip()
+    # NFKC maps U+00A0 to a space on its own (it composes with nothing), and it is the one
+    # compatibility character common in HTML text; without it most text passes the quick check.
+    text = html.unescape(_TAG_RE.sub(" ", text)).replace("\u00a0", " ")
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    text = text.casefold()
+    # The same as _NON_WORD_RE.sub(" ", text).strip(), faster: whitespace is never a word
+    # character, and a token that is all word characters but "_" (str.isalnum: the same
+    # Unicode classes as the regex's \w) needs no regex at all.
+    words: list[str] = []
+    for token in text.split():
+        if token.isalnum():
+            words.append(token)
+        else:
+            words.extend(_WORD_RE.findall(token))
+    return " ".join(words)
 
 
 def fingerprint(article: Article) -> str | None:
     """A hash of the normalized body text, or None when the body is too short to judge."""
-    text = normalize_text(article.content_html or article.summary_html or "")
+    return _body_fingerprint(article.content_html or article.summary_html or "")
+
+
+# lookup_for() and plan() both ask for every article's fingerprint in one source run; the
+# bodies are alive for the run anyway, and the bound keeps what stays cached afterwards small.
+@functools.lru_cache(maxsize=4096)
+def _body_fingerprint(body: str) -> str | None:
+    text = normalize_text(body)
     if len(text.split(" ")) < MIN_FINGERPRINT_WORDS:
         return None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -29,6 +31,8 @@ from feedsvc.dedup import lookup_for, plan
 from feedsvc.discover import feed_links, looks_like_html
 from feedsvc.errors import FeedsvcError, FetchError, NetworkError, ParseError, SourceError
 from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client, post_form
+from feedsvc.filestate import FileState
+from feedsvc.localread import FeedFileRead, read_feed_file, read_feed_files, workers_for
 from feedsvc.locks import publish_lock, publish_lock_path
 from feedsvc.models import (
     Article,
@@ -74,6 +78,9 @@ class Collected:
     gone: list[str] = field(default_factory=list)
     unchanged_files: int = 0
     forget_files: bool = False
+    # issue 8: a feed file's state to record, and its entries when it was skipped unchanged
+    feed_file: FileState | None = None
+    unchanged_entries: int = 0
 
 
 @dataclass
@@ -114,8 +121,12 @@ class Pipeline:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def collect(self, source: Source) -> Collected:
-        """Read or fetch and parse one source. Raises SourceError if nothing could be read."""
+    def collect(self, source: Source, *, read: FeedFileRead | None = None) -> Collected:
+        """Read or fetch and parse one source. Raises SourceError if nothing could be read.
+
+        A feed file unchanged since the last successful run is skipped (not read, or not
+        parsed; see :mod:`feedsvc.filestate`). ``read`` is a feed file already read ahead
+        (:func:`feedsvc.localread.read_feed_files`)."""
         out = Collected()
         if source.kind is SourceKind.DIRECTORY:
             state = self.store.source_state(source.name)
@@ -134,23 +145,21 @@ class Pipeline:
         elif source.kind is SourceKind.ARTICLE:
             out.articles.append(article_files.read_article_file(source.path, source.path.parent))
         elif source.kind is SourceKind.FILE:
-            try:
-                data = source.path.read_bytes()
-            except OSError as e:
-                raise SourceError(f"{source.path}: cannot read feed file: {e.strerror or e}") from e
-            self._parsed(out, data, {}, None, str(source.path))
+            path = str(source.path)
+            if read is None or read.path != path:
+                read = read_feed_file(path, self.store.feed_file(source.name, path))
+            if read.error is not None:
+                raise SourceError(read.error)
+            out.feed_file = read.state
+            if read.unchanged:
+                out.unchanged_entries = read.state.entries if read.state else 0
+            elif read.parsed is not None:
+                out.articles.extend(read.parsed.articles)
+                out.info = read.parsed.info
+                out.warnings.extend(read.parsed.warnings)
         else:
             raise AssertionError("URL sources go through ingest_all")
         return out
-
-    @staticmethod
-    def _parsed(
-        out: Collected, data: bytes, headers: dict[str, str], url: str | None, origin: str
-    ) -> None:
-        parsed = parse_feed(data, headers=headers, url=url, origin=origin)
-        out.articles.extend(parsed.articles)
-        out.info = parsed.info
-        out.warnings.extend(parsed.warnings)
 
     # --- one source --------------------------------------------------------------------------
 
@@ -160,9 +169,12 @@ class Pipeline:
         follows the fetch rules of :meth:`ingest_all` (``force`` as there)."""
         if source.kind is SourceKind.URL:
             return self.ingest_all([source], force=force)[0]
+        return self._ingest_local(source, None)
+
+    def _ingest_local(self, source: Source, read: FeedFileRead | None) -> IngestReport:
         started = self.clock()
         try:
-            got = self.collect(source)
+            got = self.collect(source, read=read)
         except FeedsvcError as e:
             report = IngestReport(source.name, started, self.clock(), errors=(str(e),))
             self._record_failure(source, report)
@@ -172,7 +184,7 @@ class Pipeline:
             with self.store.transaction() as run:
                 now = self.clock()
                 run.ensure_source(source.name, source.kind.value, source.location, now)
-                if source.kind is SourceKind.FILE:
+                if source.kind is SourceKind.FILE and not got.unchanged_entries:
                     run.set_feed_info(source.name, got.info)
                 existing = run.existing(source.name, lookup_for(got.articles))
                 intents = plan(
@@ -183,13 +195,15 @@ class Pipeline:
                     if got.forget_files:
                         run.forget_files(source.name)
                     run.record_files(source.name, got.stamps, got.gone)
+                if got.feed_file is not None:
+                    run.set_feed_file(source.name, str(source.path), got.feed_file)
                 report = IngestReport(
                     source=source.name,
                     started=started,
                     finished=self.clock(),
                     new=counts.new,
                     updated=counts.updated,
-                    unchanged=counts.unchanged + got.unchanged_files,
+                    unchanged=counts.unchanged + got.unchanged_files + got.unchanged_entries,
                     duplicates=counts.duplicates,
                     skipped=got.skipped,
                     not_modified=got.not_modified,
@@ -235,11 +249,21 @@ class Pipeline:
         sources = list(sources)
         reports: dict[int, IngestReport] = {}
         urls: list[tuple[int, Source]] = []
+        files = [src for src in sources if src.kind is SourceKind.FILE]
+        # Feed files are read and parsed ahead (on worker processes when that pays) while
+        # each source in turn is stored here.
+        reads = read_feed_files(
+            [(str(src.path), self.store.feed_file(src.name, str(src.path))) for src in files],
+            workers=workers_for(self.config.ingest.parse_workers, os.cpu_count()),
+        )
         for i, src in enumerate(sources):
             if src.kind is SourceKind.URL:
                 urls.append((i, src))
+            elif src.kind is SourceKind.FILE:
+                reports[i] = self._ingest_local(src, next(reads))
             else:
                 reports[i] = self.ingest(src)
+        reads.close()
         if urls:
             reports.update(self._ingest_urls(urls, force))
         return [reports[i] for i in range(len(sources))]
@@ -277,14 +301,18 @@ class Pipeline:
         failures: list[tuple[int, Fetched]] = []
         workers = min(self.config.fetch.max_connections, len(ordered))
         self._client()  # create the shared client before the threads use it
+        # Fetches run ahead of storing by at most this many responses: without a bound, fast
+        # servers fill memory with bodies waiting for this thread to parse them.
+        window = threading.BoundedSemaphore(2 * workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feedsvc-fetch") as pool:
             futures = {
-                pool.submit(self._fetch_source, src, states.get(src.name), limiter): i
+                pool.submit(self._fetch_source, src, states.get(src.name), limiter, window): i
                 for i, src in ordered
             }
             for fut in as_completed(futures):
                 i = futures[fut]
                 got = fut.result()  # a non-FeedsvcError in a worker is a bug: let it raise
+                window.release()
                 if got.error is not None:
                     failures.append((i, got))
                     continue
@@ -306,9 +334,16 @@ class Pipeline:
         return out
 
     def _fetch_source(
-        self, source: Source, state: SourceState | None, limiter: HostLimiter
+        self,
+        source: Source,
+        state: SourceState | None,
+        limiter: HostLimiter,
+        window: threading.BoundedSemaphore | None = None,
     ) -> Fetched:
-        """The network part of a URL source run (runs on a worker thread; no storage)."""
+        """The network part of a URL source run (runs on a worker thread; no storage).
+        ``window`` is acquired first; the caller releases it once the result is stored."""
+        if window is not None:
+            window.acquire()
         started = self.clock()
         url = _url_for(source, state)
         same = state is not None and state.location == source.location

@@ -9,6 +9,7 @@ half a source behind. Rows leave this module as frozen dataclasses, never ``sqli
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ from sqlite_utils.db import Table
 
 from feedsvc.dedup import Existing, Lookup
 from feedsvc.errors import StorageError
+from feedsvc.filestate import FileState, Signature
 from feedsvc.models import (
     Enclosure,
     FeedInfo,
@@ -157,12 +159,36 @@ def m004_seen_files(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m008_feed_files(db: sqlite_utils.Database) -> None:
+    """Issue 8, performance: what the last successful run read from a feed file source, so
+    that an unchanged file is neither read nor parsed again (see feedsvc.filestate)."""
+    db.execute(
+        """
+        CREATE TABLE feed_files (
+            source TEXT PRIMARY KEY,
+            path TEXT NOT NULL,  -- the file the record is about (a source may be moved)
+            sha256 TEXT NOT NULL,
+            size INTEGER,  -- the stat signature; NULL when it was too fresh to trust
+            mtime_ns INTEGER,
+            ctime_ns INTEGER,
+            inode INTEGER,
+            entries INTEGER NOT NULL,  -- entries the file gave, reported as unchanged
+            reader TEXT NOT NULL  -- the feedsvc version that read it
+        )
+        """
+    )
+
+
 def iso(d: datetime) -> str:
     """Stored form of a datetime: UTC, whole seconds, ``Z``; sorts as text."""
     return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(s: str) -> datetime:
+    """The inverse of :func:`iso`."""
+    if len(s) == 20 and s[10] == "T" and s[19] == "Z":  # iso()'s own form: the fast way
+        return datetime.fromisoformat(s)
     return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
@@ -435,6 +461,24 @@ class Store:
         ).fetchall()
         return {name: _feed_info(json.loads(blob)) for name, blob in rows if blob}
 
+    def feed_file(self, source: str, path: str) -> FileState | None:
+        """What the last successful run of the feed file source read from ``path``; None when
+        there is no record for that path, or when the entries it gave are no longer stored
+        (deleted, or a restored database), so that the file is read again."""
+        row = self.db.execute(
+            """
+            SELECT sha256, size, mtime_ns, ctime_ns, inode, entries, reader FROM feed_files f
+            WHERE source = ? AND path = ?
+                AND (entries = 0 OR EXISTS (SELECT 1 FROM entries e WHERE e.source = f.source))
+            """,
+            [source, path],
+        ).fetchone()
+        if row is None:
+            return None
+        sha, size, mtime, ctime, inode, entries, reader = row
+        signature = Signature(size, mtime, ctime, inode) if size is not None else None
+        return FileState(sha, signature, entries=entries, reader=reader)
+
     def counts(self) -> dict[str, int]:
         """Totals: stored entries, published stories, duplicates."""
         row = self.db.execute(
@@ -630,7 +674,6 @@ class SourceRun:
     def apply(self, source: str, intents: Sequence[Intent], now: datetime) -> RunCounts:
         """Carry out a dedup plan. Returns what was done."""
         counts = {"new": 0, "updated": 0, "unchanged": 0, "duplicates": 0}
-        entries = self.db.table("entries")
         ids_by_key: dict[str, int] = {}
         for intent in intents:
             if isinstance(intent, Unchanged):
@@ -650,7 +693,7 @@ class SourceRun:
                     updated=iso(intent.updated),
                     last_seen=iso(now),
                 )
-                entries.update(intent.entry_id, row)
+                _update_row(self.db.conn, "entries", intent.entry_id, row)
             elif isinstance(intent, Insert):
                 story = intent.story_of
                 if story is None and intent.story_of_key is not None:
@@ -672,7 +715,7 @@ class SourceRun:
                     first_seen=iso(now),
                     last_seen=iso(now),
                 )
-                entry_id = int(entries.insert(row).last_pk or 0)
+                entry_id = _insert_row(self.db.conn, "entries", row)
                 if story is None:
                     self.db.execute("UPDATE entries SET story_id = id WHERE id = ?", [entry_id])
                     counts["new"] += 1
@@ -680,6 +723,25 @@ class SourceRun:
                     counts["duplicates"] += 1
                 ids_by_key[intent.article.key] = entry_id
         return RunCounts(**counts)
+
+    def set_feed_file(self, source: str, path: str, state: FileState) -> None:
+        """Record what this run read from the feed file source's ``path``."""
+        sig = state.signature
+        self.db.execute(
+            """
+            INSERT OR REPLACE INTO feed_files
+                (source, path, sha256, size, mtime_ns, ctime_ns, inode, entries, reader)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                source,
+                path,
+                state.sha256,
+                *((sig.size, sig.mtime_ns, sig.ctime_ns, sig.inode) if sig else (None,) * 4),
+                state.entries,
+                state.reader,
+            ],
+        )
 
     def record_run(
         self, report: IngestReport, next_due: datetime | None = None, *, count_failure: bool = True
@@ -743,6 +805,28 @@ _FETCH_COLUMNS = frozenset(
         "last_modified",
     }
 )
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+@functools.lru_cache(maxsize=64)
+def _update_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+
+
+def _insert_row(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> int:
+    """Insert one row; its new id. (sqlite-utils' Table.insert inspects the table's schema on
+    every call, which cost more than the insert itself; the statement text is cached here and
+    in sqlite3's statement cache.)"""
+    cursor = conn.execute(_insert_sql(table, tuple(row)), tuple(row.values()))
+    return int(cursor.lastrowid or 0)
+
+
+def _update_row(conn: sqlite3.Connection, table: str, row_id: int, row: dict[str, Any]) -> None:
+    conn.execute(_update_sql(table, tuple(row)), (*row.values(), row_id))
 
 
 def _opt(d: datetime | None) -> str | None:
