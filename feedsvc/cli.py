@@ -154,7 +154,20 @@ def _select_sources(config: Config, names: Sequence[str], paths: Sequence[Path])
     metavar="NAME",
     help="Ingest only this configured source (repeatable). A disabled source named here runs.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors; no progress.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also log to stderr each source as it finishes (with entries/s), skipped files and "
+    "fetch notes.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON document of the run (see README) instead of the summary.",
+)
 @click.option(
     "--force",
     is_flag=True,
@@ -164,7 +177,13 @@ def _select_sources(config: Config, names: Sequence[str], paths: Sequence[Path])
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
 def ingest(
-    obj: Ctx, names: tuple[str, ...], quiet: bool, force: bool, paths: tuple[Path, ...]
+    obj: Ctx,
+    names: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+    force: bool,
+    paths: tuple[Path, ...],
 ) -> None:
     """Ingest sources once, then publish if anything changed.
 
@@ -175,29 +194,100 @@ def ingest(
     URL sources are fetched now, concurrently, whatever their interval or error backoff;
     sources retired by 410 Gone or under a Retry-After are skipped with a message unless
     --force is given.
+
+    While it runs, a progress bar (sources done/total, entries/s) is shown when stderr is a
+    terminal; elsewhere --verbose prints one line per finished source to stderr instead.
     """
+    if quiet and verbose:
+        _fail("--quiet and --verbose cannot be used together", EXIT_USAGE)
+    if verbose:
+        logging.getLogger("feedsvc").setLevel(logging.INFO)
+    from feedsvc.progress import make_progress
+
     with _errors():
         config = obj.config()
         sources = _select_sources(config, names, paths)
         if not sources:
             _fail("no enabled sources in the config and no PATH given", EXIT_USAGE)
         with _pipeline(config) as pipe:
-            reports = pipe.ingest_all(sources, force=force)
-            for report in reports:
-                if not quiet or not report.ok:
-                    click.echo(_summary(report))
+            bar = make_progress(sys.stderr, quiet=quiet or as_json, verbose=verbose)
+            pipe.progress = bar.advance
+            bar.start(len(sources))
+            try:
+                reports = pipe.ingest_all(sources, force=force)
+            finally:
+                bar.finish()
+            result = None
             if needs_publish(reports, pipe.atom_path()):
                 result = pipe.publish_site()
-                if not quiet:
+            if as_json:
+                click.echo(json.dumps(ingest_document(reports, result), indent=2))
+            else:
+                for report in reports:
+                    if not quiet or not report.ok:
+                        click.echo(_summary(report))
+                if quiet:
+                    pass
+                elif result is not None:
                     click.echo(_published(pipe, result))
-            elif not quiet:
-                click.echo(f"nothing changed; {_rel(pipe.atom_path())} left as it was")
+                else:
+                    click.echo(f"nothing changed; {_rel(pipe.atom_path())} left as it was")
     sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_SOURCES_FAILED)
 
 
+def report_status(report: IngestReport) -> str:
+    """One word for a source run: ok, not-modified, partial, failed or held."""
+    if report.held:
+        return "held"
+    if report.not_modified:
+        return "not-modified"
+    if report.ok:
+        return "ok"
+    return "partial" if report.new or report.unchanged else "failed"
+
+
+def ingest_document(
+    reports: Sequence[IngestReport], result: PublishResult | None
+) -> dict[str, Any]:
+    """The ``ingest --json`` document (shape documented in the README; keep it stable)."""
+    return {
+        "ok": all(r.ok for r in reports),
+        "sources": [
+            {
+                "name": r.source,
+                "status": report_status(r),
+                "new": r.new,
+                "updated": r.updated,
+                "unchanged": r.unchanged,
+                "duplicates": r.duplicates,
+                "skipped": r.skipped,
+                "started": iso(r.started),
+                "finished": iso(r.finished),
+                "held": r.held,
+                "errors": list(r.errors),
+                "warnings": list(r.warnings),
+                "notes": list(r.notes),
+            }
+            for r in reports
+        ],
+        "published": publish_document(result) if result is not None else None,
+    }
+
+
+def publish_document(result: PublishResult) -> dict[str, Any]:
+    """The ``publish --json`` document, and ``published`` of ``ingest --json``."""
+    return {
+        "changed": result.any_changed,
+        "entries": result.entries,
+        "files": result.files,
+        "changed_files": [_rel(p) for p in result.changed],
+    }
+
+
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document (see README).")
 @click.pass_obj
-def publish(obj: Ctx) -> None:
+def publish(obj: Ctx, as_json: bool) -> None:
     """Regenerate every published file from the database (no fetching).
 
     Writes atom.xml (with its RFC 5005 archive in archive/), rss.xml, feed.json, one Atom
@@ -208,7 +298,10 @@ def publish(obj: Ctx) -> None:
         config = obj.config()
         with _pipeline(config) as pipe:
             result = pipe.publish_site()
-            click.echo(_published(pipe, result))
+            if as_json:
+                click.echo(json.dumps(publish_document(result), indent=2))
+            else:
+                click.echo(_published(pipe, result))
 
 
 def _published(pipe: Pipeline, result: PublishResult) -> str:

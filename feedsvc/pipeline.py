@@ -96,6 +96,9 @@ class Pipeline:
     pending_pings: list[str] = field(default_factory=list)
     last_ping: PingResult | None = None
     ping_delays: tuple[float, ...] = DEFAULT_DELAYS  # waits between retries of a hub ping
+    # Told (source name, entries new or updated) as each source of ingest_all finishes, on
+    # the calling thread: what a progress bar shows. Failed and held sources count 0.
+    progress: Callable[[str, int], None] | None = None
 
     def _client(self) -> httpx.Client:
         if self.client is None:
@@ -261,8 +264,10 @@ class Pipeline:
                 urls.append((i, src))
             elif src.kind is SourceKind.FILE:
                 reports[i] = self._ingest_local(src, next(reads))
+                self._tick(src.name, reports[i])
             else:
                 reports[i] = self.ingest(src)
+                self._tick(src.name, reports[i])
         reads.close()
         if urls:
             reports.update(self._ingest_urls(urls, force))
@@ -289,6 +294,7 @@ class Pipeline:
             if held:
                 log.info("%s: not fetched: %s", src.name, held)
                 out[i] = IngestReport(src.name, now, now, held=held)
+                self._tick(src.name, out[i])
             else:
                 todo.append((i, src))
         if not todo:
@@ -315,12 +321,14 @@ class Pipeline:
                 window.release()
                 if got.error is not None:
                     failures.append((i, got))
+                    self._tick(got.source.name, None)
                     continue
                 report = self._store_fetched(got, states.get(got.source.name))
                 if report is None:
                     failures.append((i, got))
                 else:
                     out[i] = report
+                self._tick(got.source.name, report)
         down = polite.network_down(
             ((got.url, isinstance(got.error, NetworkError)) for _, got in failures), len(todo)
         )
@@ -332,6 +340,10 @@ class Pipeline:
         for i, got in failures:
             out[i] = self._record_url_failure(got, states.get(got.source.name), down)
         return out
+
+    def _tick(self, name: str, report: IngestReport | None) -> None:
+        if self.progress is not None:
+            self.progress(name, report.new + report.updated if report else 0)
 
     def _fetch_source(
         self,
