@@ -479,6 +479,13 @@ class Store:
         signature = Signature(size, mtime, ctime, inode) if size is not None else None
         return FileState(sha, signature, entries=entries, reader=reader)
 
+    def duplicates_by_rule(self) -> dict[str, int]:
+        """Stored entries attached to an existing story, counted by the rule that matched."""
+        rows = self.db.execute(
+            "SELECT dup_rule, count(*) FROM entries WHERE dup_rule IS NOT NULL GROUP BY dup_rule"
+        ).fetchall()
+        return {rule: n for rule, n in rows}
+
     def counts(self) -> dict[str, int]:
         """Totals: stored entries, published stories, duplicates."""
         row = self.db.execute(
