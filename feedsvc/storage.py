@@ -10,7 +10,9 @@ half a source behind. Rows leave this module as frozen dataclasses, never ``sqli
 from __future__ import annotations
 
 import functools
+import html
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +42,8 @@ from feedsvc.models import (
 )
 
 BUSY_TIMEOUT_S = 30.0
+FTS_COLUMNS = ("title", "summary_html", "content_html")  # indexed for search, in this order
+FTS_WEIGHTS = (10.0, 3.0, 1.0)  # bm25 weights of those columns: a word in a title counts most
 MIGRATIONS = sqlite_utils.Migrations("feedsvc")
 
 
@@ -180,6 +184,34 @@ def m008_feed_files(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m009_entries_fts(db: sqlite_utils.Database) -> None:
+    """Issue 9: full-text search of entries (SQLite FTS5, Porter stemming), kept in sync by
+    triggers. Self-contained: a new virtual table over ``entries`` and three triggers.
+
+    sqlite-utils creates and fills the index; the triggers are our own because its update
+    trigger fires on *any* update of a row, and every run updates ``last_seen`` of every
+    unchanged entry: that would re-index each unchanged body on every run. Ours fire only
+    when an indexed column changes.
+    """
+    db.table("entries").enable_fts(
+        list(FTS_COLUMNS), fts_version="FTS5", create_triggers=False, tokenize="porter"
+    )
+    cols = ", ".join(FTS_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+    delete = (
+        f"INSERT INTO entries_fts (entries_fts, rowid, {cols}) VALUES ('delete', old.id, {old});"
+    )
+    insert = f"INSERT INTO entries_fts (rowid, {cols}) VALUES (new.id, {new});"
+    db.execute(f"CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN {insert} END")
+    db.execute(f"CREATE TRIGGER entries_fts_ad AFTER DELETE ON entries BEGIN {delete} END")
+    db.execute(
+        f"CREATE TRIGGER entries_fts_au AFTER UPDATE OF {cols} ON entries "
+        f"BEGIN {delete} {insert} END"
+    )
+
+
 def iso(d: datetime) -> str:
     """Stored form of a datetime: UTC, whole seconds, ``Z``; sorts as text."""
     return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -231,6 +263,47 @@ class SourceState:
         if self.fetch_url and self.fetch_url_for == configured:
             return self.fetch_url
         return configured
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One entry found by :meth:`Store.search`."""
+
+    id: int
+    source: str
+    atom_id: str
+    story_id: int
+    title: str
+    link: str | None
+    published: datetime
+    first_seen: datetime
+    score: float | None  # bm25 relevance (higher is better); None when not searching
+    in_title: bool  # every word of the search is in the title
+    snippet: str | None  # the best-matching passage, matches in [brackets], markup removed
+
+
+_FTS_TOKEN = re.compile(r"\S+")
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 query matching every word of ``text``, each taken literally (a quoted string;
+    a trailing ``*`` keeps its meaning of "any word starting with")."""
+    terms = []
+    for token in _FTS_TOKEN.findall(text):
+        prefix = token.endswith("*") and len(token) > 1
+        word = token.rstrip("*") if prefix else token
+        terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    if not terms:
+        raise StorageError("search: give at least one word")
+    return " ".join(terms)
+
+
+def _plain_snippet(snippet: str) -> str:
+    """A snippet of indexed HTML as text: tags, and tags cut in half at either end, removed."""
+    text = re.sub(r"<[^<>]*>", " ", snippet)
+    text = re.sub(r"^[^<>]*>", "", text)
+    text = re.sub(r"<[^<>]*$", "", text)
+    return " ".join(html.unescape(text).split())
 
 
 @dataclass(frozen=True)
@@ -485,6 +558,73 @@ class Store:
             "SELECT dup_rule, count(*) FROM entries WHERE dup_rule IS NOT NULL GROUP BY dup_rule"
         ).fetchall()
         return {rule: n for rule, n in rows}
+
+    def search(
+        self,
+        text: str | None = None,
+        *,
+        source: str | None = None,
+        since: datetime | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """Stored entries, newest first, or with ``text`` those matching it, best first.
+
+        ``text`` is words (all must occur, stemmed: "mills" finds "mill"; ``word*`` is a
+        prefix), never FTS5 syntax: quotes and operators in it are taken literally. Ranked
+        by: a match in the title first, then bm25 with the title weighed over the summary
+        over the body (:data:`FTS_WEIGHTS`), then the newest. ``source`` and ``since`` (on
+        the published date) narrow the result.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if source is not None:
+            where.append("e.source = ?")
+            params.append(source)
+        if since is not None:
+            where.append("e.published >= ?")
+            params.append(iso(since))
+        cols = "e.id, e.source, e.atom_id, e.story_id, e.title, e.link, e.published, e.first_seen"
+        if text is None:
+            sql = (
+                f"SELECT {cols}, NULL, 0, NULL FROM entries e "
+                f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+                "ORDER BY e.published DESC, e.id DESC LIMIT ?"
+            )
+            rows = self.db.execute(sql, [*params, limit]).fetchall()
+        else:
+            query = fts_query(text)
+            weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+            sql = f"""
+                SELECT {cols}, bm25(entries_fts, {weights}) AS score,
+                    e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?) AS in_title,
+                    snippet(entries_fts, -1, '[', ']', '...', 12)
+                FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
+                WHERE entries_fts MATCH ? {"".join(" AND " + w for w in where)}
+                ORDER BY in_title DESC, score ASC, e.published DESC, e.id DESC
+                LIMIT ?
+            """
+            try:
+                rows = self.db.execute(
+                    sql, [f"title : ({query})", query, *params, limit]
+                ).fetchall()
+            except sqlite3.OperationalError as e:  # a query FTS5 cannot take: a clear error
+                raise StorageError(f"search {text!r}: {e}") from e
+        return [
+            SearchHit(
+                id=r[0],
+                source=r[1],
+                atom_id=r[2],
+                story_id=r[3],
+                title=r[4],
+                link=r[5],
+                published=parse_iso(r[6]),
+                first_seen=parse_iso(r[7]),
+                score=-r[8] if r[8] is not None else None,
+                in_title=bool(r[9]),
+                snippet=_plain_snippet(r[10]) if r[10] else None,
+            )
+            for r in rows
+        ]
 
     def counts(self) -> dict[str, int]:
         """Totals: stored entries, published stories, duplicates."""
