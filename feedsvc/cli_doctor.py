@@ -53,7 +53,8 @@ def doctor(obj: Ctx, as_json: bool) -> None:
             subject = f"{c.name} ({where})"
         else:
             subject = _rel(Path(c.name))
-        click.echo(f"{label:<8} {c.area:<9} {subject}: {c.detail}")
+        detail = c.detail.removeprefix(f"{c.target}: ") if c.target else c.detail
+        click.echo(f"{label:<8} {c.area:<9} {subject}: {detail}")
         if c.fix and c.status != OK:
             click.echo(f"{'':<18} fix: {c.fix}")
     click.echo(f"{problems} problem(s), {warnings} warning(s)")

@@ -155,7 +155,8 @@ def check_daemon(config: Config) -> Check:
 def _advice(src: Source, probe: Probe) -> str:
     """What to do about a source that failed its probe, from how it failed."""
     if src.kind is not SourceKind.URL:
-        if probe.error_kind == "parse":
+        readable = src.path.is_file() and os.access(src.path, os.R_OK)
+        if probe.error_kind == "parse" or (src.kind is SourceKind.FILE and readable):
             return f"{src.location} is not a feed document: point `path` at an RSS/Atom/JSON file"
         return (
             f"create {src.location} or fix `path` (relative paths resolve against the config's "
@@ -191,9 +192,13 @@ def check_sources(
     limiter = HostLimiter(config.fetch.max_per_host)
     if any(s.kind is SourceKind.URL for s in todo):
         pipe._client()  # shared by the probe threads; created before them
-    workers = max(1, min(config.fetch.max_connections, len(todo)))
+    urls = [s for s in todo if s.kind is SourceKind.URL]
+    # URL sources are fetched concurrently; local ones are read here, on the thread that
+    # owns the store (reading a feed file consults it).
+    probes = {s: pipe.probe(s) for s in todo if s.kind is not SourceKind.URL}
+    workers = max(1, min(config.fetch.max_connections, len(urls)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feedsvc-doctor") as pool:
-        probes = dict(zip(todo, pool.map(lambda s: pipe.probe(s, limiter), todo), strict=True))
+        probes.update(zip(urls, pool.map(lambda s: pipe.probe(s, limiter), urls), strict=True))
     out: list[Check] = []
     for src in config.sources:
         st = states.get(src.name)

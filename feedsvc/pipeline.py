@@ -581,8 +581,9 @@ class Pipeline:
         store nothing: what ``sources add`` checks before saving and ``doctor`` reports.
 
         Never raises for a problem with the source: it is in :attr:`Probe.error`. URL sources
-        are fetched without validators, so the answer is never a 304. Safe to call from
-        several threads at once (for URL sources) when they share ``limiter``.
+        are fetched without validators, so the answer is never a 304. For URL sources it is
+        safe to call from several threads at once (sharing ``limiter``); local sources must be
+        probed on the thread that owns the store.
         """
         status: int | None = None
         try:

@@ -43,7 +43,7 @@ class Tally:
     def line(self, name: str) -> str:
         return (
             f"[{self.done}/{self.total}] {name} done; {self.entries} entries new or updated "
-            f"({self.rate():.1f} entries/s)"
+            f"so far ({self.rate():.1f} entries/s)"
         )
 
 

@@ -27,7 +27,7 @@ def test_tally_counts_and_rate() -> None:
     tally.add(10)
     tally.add(0)
     assert (tally.done, tally.entries, tally.rate()) == (2, 10, 5.0)
-    assert tally.line("wire") == "[2/3] wire done; 10 entries new or updated (5.0 entries/s)"
+    assert tally.line("wire") == "[2/3] wire done; 10 entries new or updated so far (5.0 entries/s)"
 
 
 def test_line_progress_writes_a_line_per_source() -> None:
@@ -41,8 +41,8 @@ def test_line_progress_writes_a_line_per_source() -> None:
     sink.advance("b", 0)
     sink.finish()
     assert out.getvalue().splitlines() == [
-        "feedsvc: progress: [1/2] a done; 4 entries new or updated (4.0 entries/s)",
-        "feedsvc: progress: [2/2] b done; 4 entries new or updated (2.0 entries/s)",
+        "feedsvc: progress: [1/2] a done; 4 entries new or updated so far (4.0 entries/s)",
+        "feedsvc: progress: [2/2] b done; 4 entries new or updated so far (2.0 entries/s)",
     ]
 
 
@@ -98,8 +98,8 @@ def test_ingest_without_a_terminal_logs_progress_only_when_verbose(tmp_path: Pat
     assert verbose.exit_code == 0, verbose.output
     progress = [line for line in verbose.stderr.splitlines() if "progress:" in line]
     assert len(progress) == 2
-    assert "[1/2] a done; 1 entries new or updated" in progress[0]
-    assert "[2/2] b done; 2 entries new or updated" in progress[1]
+    assert "[1/2] a done; 1 entries new or updated so far" in progress[0]
+    assert "[2/2] b done; 2 entries new or updated so far" in progress[1]
     assert "\x1b[" not in verbose.stderr  # no bar, no colours: plain lines
     assert verbose.stdout.splitlines()[0].startswith("a ")  # the summary is on stdout
     plain = run(config, "ingest")
