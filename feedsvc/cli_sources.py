@@ -90,7 +90,7 @@ def sources_document(config: Config, store: Store) -> dict[str, Any]:
                 "next_due": h["next_due"],
             }
         )
-    return {"config": str(config.path), "sources": records}
+    return {"config": str(config.path.resolve()) if config.path else None, "sources": records}
 
 
 @sources.command("list")
