@@ -66,6 +66,9 @@ bench-setup:  ## Debian packages for the serving figure: wrk and nginx (needs ro
 bench-fetch: $(STAMP)  ## fetch benchmark: 1,000 feeds on loopback servers with 100 ms latency
 	$(BIN)/python bench/fetch_bench.py
 
+bench-dedup: $(STAMP)  ## dedup cost per entry as the database grows (quick sizes; see bench/README.md)
+	$(BIN)/python bench/dedup_bench.py --quick
+
 clean:  ## remove the venv, the database and published output
 	rm -rf $(VENV) db/*.sqlite3* feeds/*.xml feeds/*.json feeds/*.html feeds/*.css \
 		feeds/archive feeds/sources

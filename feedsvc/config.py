@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from feedsvc.dedup import DEFAULT_URL_RULES, UrlRules
 from feedsvc.errors import ConfigError
 from feedsvc.models import FeedSettings, Source, SourceKind
 
@@ -50,8 +51,9 @@ _SECTIONS: dict[str, frozenset[str]] = {
         }
     ),
     "daemon": frozenset({"watch"}),
+    "dedup": frozenset({"tracking_params", "keep_params"}),
 }
-_SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled", "tags"})
+_SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled", "priority", "tags"})
 _TOP_KEYS = frozenset(_SECTIONS) | {"sources"}
 
 
@@ -63,6 +65,7 @@ def documented_keys() -> list[str]:
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_PARAM_RE = re.compile(r"^[A-Za-z0-9._\[\]-]{1,64}\*?$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TAG_MAX = 100  # characters in one tag (an OPML category path segment)
 
@@ -110,6 +113,13 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class DedupSettings:
+    """Config ``[dedup]``: the query parameters canonical links drop (or keep)."""
+
+    url_rules: UrlRules = DEFAULT_URL_RULES
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration. ``path`` is the file it came from (None if built in code)."""
 
@@ -122,6 +132,11 @@ class Config:
     sources: tuple[Source, ...]
     daemon: DaemonSettings = DaemonSettings()
     ingest: IngestSettings = IngestSettings()
+    dedup: DedupSettings = DedupSettings()
+
+    def priorities(self) -> dict[str, int]:
+        """Each configured source's ``priority`` (sources not listed have 0)."""
+        return {s.name: s.priority for s in self.sources}
 
     def source(self, name: str) -> Source:
         """The source called ``name``; ConfigError with a did-you-mean if there is none."""
@@ -195,6 +210,16 @@ class _Section:
             )
         return float(value)
 
+    def strings(self, name: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+        """An optional array of strings, each matching ``pattern`` (``what`` describes it)."""
+        value = self.data.get(name, [])
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.key(name)}: expected an array of strings, got {value!r}")
+        for item in value:
+            if not isinstance(item, str) or not pattern.match(item):
+                raise ConfigError(f"{self.key(name)}: expected {what}, got {item!r}")
+        return tuple(value)
+
     def flag(self, name: str, default: bool) -> bool:
         value = self.data.get(name, default)
         if not isinstance(value, bool):
@@ -258,16 +283,17 @@ def parse_source(
         MIN_INTERVAL if url is not None else MIN_LOCAL_INTERVAL,
     )
     enabled = sec.flag("enabled", True)
+    priority = sec.whole("priority", 0, -1000, 1000)
     tags = _tags(data.get("tags", []), sec.key("tags"))
     if url is not None:
         location = _check_url(url, sec.key("url"))
-        return Source(name, SourceKind.URL, location, interval, enabled, tags=tags)
+        return Source(name, SourceKind.URL, location, interval, enabled, priority, tags)
     assert path is not None
     resolved = _resolve(base, path).resolve()
     # The kind is fixed by what is on disk now; a path that does not exist yet is taken as a
     # directory (an inbox to be created), and reading it reports the problem per source.
     kind = SourceKind.FILE if resolved.is_file() else SourceKind.DIRECTORY
-    return Source(name, kind, str(resolved), interval, enabled, tags=tags)
+    return Source(name, kind, str(resolved), interval, enabled, priority, tags)
 
 
 def _tags(value: object, key: str) -> tuple[str, ...]:
@@ -314,6 +340,12 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
     fetch = _Section("fetch", _table(raw, "fetch"), _SECTIONS["fetch"])
     daemon = _Section("daemon", _table(raw, "daemon"), _SECTIONS["daemon"])
     ingest = _Section("ingest", _table(raw, "ingest"), _SECTIONS["ingest"])
+    dedup = _Section("dedup", _table(raw, "dedup"), _SECTIONS["dedup"])
+    param = "a query parameter name (letters, digits, . _ - [ ]; a trailing * for a prefix)"
+    url_rules = DEFAULT_URL_RULES.with_config(
+        dedup.strings("tracking_params", _PARAM_RE, param),
+        dedup.strings("keep_params", _PARAM_RE, param),
+    )
 
     sources_raw = raw.get("sources", [])
     if not isinstance(sources_raw, list):
@@ -349,6 +381,7 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
         sources=sources,
         daemon=DaemonSettings(watch=daemon.flag("watch", True)),
         ingest=IngestSettings(parse_workers=ingest.whole("parse_workers", 0, 0, 64)),
+        dedup=DedupSettings(url_rules),
     )
 
 

@@ -87,7 +87,8 @@ class _StoredCollector(Collector):
                 last.add_metric([src.name], src.last_success.timestamp())
         dupes = GaugeMetricFamily(
             "feedsvc_duplicates",
-            "Stored entries attached to an existing story, by the dedup rule that matched.",
+            "Stored entries (not deleted) attached to an existing story, by the dedup rule "
+            "that matched.",
             labels=["rule"],
         )
         for rule, n in sorted(snap.duplicates_by_rule.items()):

@@ -45,7 +45,7 @@ from feedsvc.models import (
 )
 from feedsvc.parse import parse_feed
 from feedsvc.publish import PublishResult, SourceStories, publish_site
-from feedsvc.storage import SourceState, Store, iso
+from feedsvc.storage import RunCounts, SourceRun, SourceState, Store, iso
 from feedsvc.websub import DEFAULT_DELAYS, PingResult, ping_hub
 
 log = logging.getLogger("feedsvc.pipeline")
@@ -189,11 +189,7 @@ class Pipeline:
                 run.ensure_source(source.name, source.kind.value, source.location, now)
                 if source.kind is SourceKind.FILE and not got.unchanged_entries:
                     run.set_feed_info(source.name, got.info)
-                existing = run.existing(source.name, lookup_for(got.articles))
-                intents = plan(
-                    source.name, got.articles, existing, now, feed_id=self.config.feed.id
-                )
-                counts = run.apply(source.name, intents, now)
+                counts = self._store_articles(run, source, got.articles, now)
                 if source.kind is SourceKind.DIRECTORY:
                     if got.forget_files:
                         run.forget_files(source.name)
@@ -225,6 +221,24 @@ class Pipeline:
         for error in report.errors:
             log.warning("%s: %s", source.name, error)
         return report
+
+    def _store_articles(
+        self, run: SourceRun, source: Source, articles: Sequence[Article], now: datetime
+    ) -> RunCounts:
+        """Plan (pure) and apply one source's articles inside its transaction: the one place
+        local and URL sources meet the dedup rules."""
+        rules = self.config.dedup.url_rules
+        existing = run.existing(source.name, lookup_for(articles, rules))
+        intents = plan(
+            source.name,
+            articles,
+            existing,
+            now,
+            feed_id=self.config.feed.id,
+            rules=rules,
+            priorities=self.config.priorities(),
+        )
+        return run.apply(source.name, intents, now)
 
     def _record_failure(self, source: Source, report: IngestReport) -> None:
         log.warning("%s: %s", source.name, "; ".join(report.errors))
@@ -487,11 +501,7 @@ class Pipeline:
                 counts = None
                 if parsed is not None:
                     run.set_feed_info(source.name, parsed.info)
-                    existing = run.existing(source.name, lookup_for(parsed.articles))
-                    intents = plan(
-                        source.name, parsed.articles, existing, now, feed_id=self.config.feed.id
-                    )
-                    counts = run.apply(source.name, intents, now)
+                    counts = self._store_articles(run, source, parsed.articles, now)
                 report = IngestReport(
                     source=source.name,
                     started=got.started,

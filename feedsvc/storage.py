@@ -24,10 +24,12 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.db import Table
 
-from feedsvc.dedup import Existing, Lookup
+from feedsvc import neardup
+from feedsvc.dedup import POSTINGS_LIMIT, Candidate, Existing, Lookup, candidate_ids
 from feedsvc.errors import StorageError
 from feedsvc.filestate import FileState, Signature
 from feedsvc.models import (
+    DupRule,
     Enclosure,
     FeedInfo,
     FileStamp,
@@ -42,6 +44,8 @@ from feedsvc.models import (
 )
 
 BUSY_TIMEOUT_S = 30.0
+POSTINGS_SQL = "SELECT entry_id FROM dedup_keys WHERE key = ? ORDER BY entry_id DESC LIMIT ?"
+"""The near-duplicate candidate lookup: a range read of the ``dedup_keys`` primary key."""
 FTS_COLUMNS = ("title", "summary_html", "content_html")  # indexed for search, in this order
 FTS_WEIGHTS = (10.0, 3.0, 1.0)  # bm25 weights of those columns: a word in a title counts most
 MIGRATIONS = sqlite_utils.Migrations("feedsvc")
@@ -185,6 +189,62 @@ def m008_feed_files(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
+def m004_dedup(db: sqlite_utils.Database) -> None:
+    """Near-duplicate index, tombstones and recorded splits (issue 5).
+
+    ``dedup_keys`` is the LSH index: one row per (sketch key, entry), clustered by key so a
+    lookup is a range read, never a scan. ``entries.sketch`` remembers an entry's keys so an
+    update can remove exactly them. ``entries.deleted`` is the tombstone: the row stays, so a
+    re-ingest finds it and later copies join its (unpublished) story. ``dedup_splits``
+    records each `dupes split`.
+    """
+    db.execute("ALTER TABLE entries ADD COLUMN sketch TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE entries ADD COLUMN deleted TEXT")
+    db.execute(
+        """
+        CREATE TABLE dedup_keys (
+            key INTEGER NOT NULL,
+            entry_id INTEGER NOT NULL,
+            PRIMARY KEY (key, entry_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE dedup_splits (
+            id INTEGER PRIMARY KEY,
+            entry_id INTEGER NOT NULL,
+            story_id INTEGER NOT NULL,
+            split_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_dedup_splits_entry ON dedup_splits(entry_id)")
+    # Index what is already stored, so entries ingested before this upgrade are found too.
+    rows = db.execute("SELECT id, content_html, summary_html FROM entries").fetchall()
+    for entry_id, content, summary in rows:
+        prof = neardup.profile(content or summary or "")
+        if prof is not None:
+            _index_sketch(db.conn, entry_id, prof.sketch)
+
+
+def _index_sketch(conn: sqlite3.Connection, entry_id: int, sketch: Sequence[int]) -> None:
+    conn.execute("UPDATE entries SET sketch = ? WHERE id = ?", [json.dumps(list(sketch)), entry_id])
+    conn.executemany(
+        "INSERT OR IGNORE INTO dedup_keys (key, entry_id) VALUES (?, ?)",
+        [(k, entry_id) for k in sketch],
+    )
+
+
+def _unindex_sketch(conn: sqlite3.Connection, entry_id: int) -> None:
+    row = conn.execute("SELECT sketch FROM entries WHERE id = ?", [entry_id]).fetchone()
+    old = json.loads(row[0]) if row and row[0] else []
+    conn.executemany(
+        "DELETE FROM dedup_keys WHERE key = ? AND entry_id = ?", [(k, entry_id) for k in old]
+    )
+
+
+@MIGRATIONS()
 def m009_entries_fts(db: sqlite_utils.Database) -> None:
     """Issue 9: full-text search of entries (SQLite FTS5, Porter stemming), kept in sync by
     triggers. Self-contained: a new virtual table over ``entries`` and three triggers.
@@ -269,17 +329,27 @@ class SourceState:
 class SearchHit:
     """One entry found by :meth:`Store.search`."""
 
-    id: int
-    source: str
-    atom_id: str
-    story_id: int
-    title: str
-    link: str | None
-    published: datetime
-    first_seen: datetime
-    score: float | None  # bm25 relevance (higher is better); None when not searching
+    entry: EntryRow
+    rank: float  # bm25 relevance, higher is better
     in_title: bool  # every word of the search is in the title
-    snippet: str | None  # the best-matching passage, matches in [brackets], markup removed
+    snippet: str | None  # a passage of the body, matches in [brackets], markup removed
+
+
+def _entry_filters(
+    source: str | None, since: datetime | None, deleted: bool
+) -> tuple[list[str], list[Any]]:
+    """WHERE terms (on ``e``, the entries table) for the entries listings."""
+    where: list[str] = []
+    params: list[Any] = []
+    if source is not None:
+        where.append("e.source = ?")
+        params.append(source)
+    if since is not None:
+        where.append("e.published >= ?")
+        params.append(iso(since))
+    if not deleted:
+        where.append("e.deleted IS NULL")
+    return where, params
 
 
 _FTS_TOKEN = re.compile(r"\S+")
@@ -328,6 +398,10 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # Up to 64 MiB of page cache (allocated only as used; the default is 2 MiB): the
+            # near-duplicate index is written at random places, and with a small cache each
+            # write reads its page again as the database grows (bench/dedup_bench.py).
+            conn.execute("PRAGMA cache_size=-65536")
             self.db = sqlite_utils.Database(conn)
             self._migrate()
         except sqlite3.DatabaseError as e:
@@ -423,7 +497,7 @@ class Store:
             """
             SELECT e.*, s.feed_info AS feed_info FROM entries e
             JOIN sources s ON s.name = e.source
-            WHERE e.story_id = e.id
+            WHERE e.story_id = e.id AND e.deleted IS NULL
             ORDER BY e.published DESC, e.atom_id ASC
             LIMIT ?
             """,
@@ -443,9 +517,11 @@ class Store:
 
         A story stored later always comes after every existing one (rows are numbered as
         they are inserted and never deleted), which is what keeps RFC 5005 archive pages
-        stable. Loads them all: memory grows with the number of stories.
+        stable. Loads them all: memory grows with the number of stories. Deleted stories
+        (tombstones) are left out: deleting one is the one thing that changes a complete
+        archive page, because the user asked for it to be gone everywhere.
         """
-        return self._entries("e.story_id = e.id", "e.id ASC", [])
+        return self._entries("e.story_id = e.id AND e.deleted IS NULL", "e.id ASC", [])
 
     def source_entries(self, source: str, limit: int) -> list[PublishedEntry]:
         """The newest ``limit`` entries stored from ``source``, newest first.
@@ -454,7 +530,9 @@ class Store:
         from another source (a per-source feed shows what that source said).
         """
         return self._entries(
-            "e.source = ?", "e.published DESC, e.atom_id ASC LIMIT ?", [source, limit]
+            "e.source = ? AND e.deleted IS NULL",
+            "e.published DESC, e.atom_id ASC LIMIT ?",
+            [source, limit],
         )
 
     def source_names(self) -> list[str]:
@@ -552,86 +630,238 @@ class Store:
         signature = Signature(size, mtime, ctime, inode) if size is not None else None
         return FileState(sha, signature, entries=entries, reader=reader)
 
-    def duplicates_by_rule(self) -> dict[str, int]:
-        """Stored entries attached to an existing story, counted by the rule that matched."""
-        rows = self.db.execute(
-            "SELECT dup_rule, count(*) FROM entries WHERE dup_rule IS NOT NULL GROUP BY dup_rule"
-        ).fetchall()
-        return {rule: n for rule, n in rows}
-
     def search(
         self,
-        text: str | None = None,
+        text: str,
         *,
         source: str | None = None,
         since: datetime | None = None,
         limit: int = 20,
+        deleted: bool = False,
     ) -> list[SearchHit]:
-        """Stored entries, newest first, or with ``text`` those matching it, best first.
+        """Stored entries matching ``text``, best first.
 
         ``text`` is words (all must occur, stemmed: "mills" finds "mill"; ``word*`` is a
         prefix), never FTS5 syntax: quotes and operators in it are taken literally. Ranked
-        by: a match in the title first, then bm25 with the title weighed over the summary
+        by: every word in the title first, then bm25 with the title weighed over the summary
         over the body (:data:`FTS_WEIGHTS`), then the newest. ``source`` and ``since`` (on
-        the published date) narrow the result.
+        the published date) narrow the result; tombstoned entries only with ``deleted``.
         """
-        where: list[str] = []
-        params: list[Any] = []
-        if source is not None:
-            where.append("e.source = ?")
-            params.append(source)
-        if since is not None:
-            where.append("e.published >= ?")
-            params.append(iso(since))
-        cols = "e.id, e.source, e.atom_id, e.story_id, e.title, e.link, e.published, e.first_seen"
-        if text is None:
-            sql = (
-                f"SELECT {cols}, NULL, 0, NULL FROM entries e "
-                f"{'WHERE ' + ' AND '.join(where) if where else ''} "
-                "ORDER BY e.published DESC, e.id DESC LIMIT ?"
-            )
-            rows = self.db.execute(sql, [*params, limit]).fetchall()
-        else:
-            query = fts_query(text)
-            weights = ", ".join(str(w) for w in FTS_WEIGHTS)
-            sql = f"""
-                SELECT {cols}, bm25(entries_fts, {weights}) AS score,
-                    e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?) AS in_title,
-                    snippet(entries_fts, -1, '[', ']', '...', 12)
-                FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
-                WHERE entries_fts MATCH ? {"".join(" AND " + w for w in where)}
-                ORDER BY in_title DESC, score ASC, e.published DESC, e.id DESC
-                LIMIT ?
-            """
-            try:
-                rows = self.db.execute(
-                    sql, [f"title : ({query})", query, *params, limit]
-                ).fetchall()
-            except sqlite3.OperationalError as e:  # a query FTS5 cannot take: a clear error
-                raise StorageError(f"search {text!r}: {e}") from e
+        query = fts_query(text)
+        where = [f"AND {w}" for w in _entry_filters(source, since, deleted)[0]]
+        params = _entry_filters(source, since, deleted)[1]
+        cols = ", ".join(f"e.{c.strip()}" for c in _ENTRY_COLS.split(","))
+        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+        sql = f"""
+            SELECT {cols}, bm25(entries_fts, {weights}) AS score,
+                e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?) AS in_title,
+                snippet(entries_fts, {FTS_COLUMNS.index("content_html")}, '[', ']', '...', 12)
+            FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
+            WHERE entries_fts MATCH ? {" ".join(where)}
+            ORDER BY in_title DESC, score ASC, e.published DESC, e.id DESC
+            LIMIT ?
+        """
+        try:
+            rows = self.db.execute(sql, [f"title : ({query})", query, *params, limit]).fetchall()
+        except sqlite3.OperationalError as e:  # a query FTS5 cannot take: a clear error
+            raise StorageError(f"search {text!r}: {e}") from e
+        n = len(_ENTRY_COLS.split(","))
         return [
             SearchHit(
-                id=r[0],
-                source=r[1],
-                atom_id=r[2],
-                story_id=r[3],
-                title=r[4],
-                link=r[5],
-                published=parse_iso(r[6]),
-                first_seen=parse_iso(r[7]),
-                score=-r[8] if r[8] is not None else None,
-                in_title=bool(r[9]),
-                snippet=_plain_snippet(r[10]) if r[10] else None,
+                entry=_entry_row(r[:n]),
+                rank=-r[n],
+                in_title=bool(r[n + 1]),
+                snippet=_plain_snippet(r[n + 2]) if r[n + 2] else None,
             )
             for r in rows
         ]
 
     def counts(self) -> dict[str, int]:
-        """Totals: stored entries, published stories, duplicates."""
+        """Totals: stored entries, published stories (deleted ones excluded), duplicates."""
         row = self.db.execute(
-            "SELECT count(*), sum(story_id = id), sum(story_id != id) FROM entries"
+            "SELECT count(*), sum(story_id = id AND deleted IS NULL), sum(story_id != id) "
+            "FROM entries"
         ).fetchone()
         return {"entries": row[0] or 0, "stories": row[1] or 0, "duplicates": row[2] or 0}
+
+    # --- explain, undo, delete (feedsvc dupes / entries) ----------------------------------
+
+    def entry(self, ref: str) -> EntryRow | None:
+        """The entry ``ref`` names: its numeric id (as listed), else its atom:id."""
+        where, value = ("id = ?", int(ref)) if ref.isdigit() else ("atom_id = ?", ref)
+        row = self.db.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE {where}", [value]
+        ).fetchone()
+        return _entry_row(row) if row else None
+
+    def list_entries(
+        self,
+        source: str | None = None,
+        limit: int = 50,
+        deleted: bool = False,
+        since: datetime | None = None,
+    ) -> list[EntryRow]:
+        """The newest entries (by published date), optionally of one source and published
+        since ``since``; tombstoned ones only when ``deleted``."""
+        where, params = _entry_filters(source, since, deleted)
+        sql = (
+            f"SELECT {_ENTRY_COLS} FROM entries e WHERE {' AND '.join(['1', *where])} "
+            "ORDER BY published DESC, id DESC LIMIT ?"
+        )
+        return [_entry_row(r) for r in self.db.execute(sql, [*params, limit]).fetchall()]
+
+    def stories_with_copies(self, limit: int = 1000) -> list[StoryRow]:
+        """Stories with more than one stored copy, newest first (deleted ones left out)."""
+        heads = self.db.execute(
+            f"""
+            SELECT {_ENTRY_COLS} FROM entries h
+            WHERE h.story_id = h.id AND h.deleted IS NULL
+              AND EXISTS (SELECT 1 FROM entries c WHERE c.story_id = h.id AND c.id != h.id)
+            ORDER BY h.published DESC, h.id DESC LIMIT ?
+            """,
+            [limit],
+        ).fetchall()
+        out = []
+        for head in heads:
+            copies = self.db.execute(
+                f"SELECT {_ENTRY_COLS} FROM entries WHERE story_id = ? AND id != ? ORDER BY id",
+                [head[0], head[0]],
+            ).fetchall()
+            out.append(StoryRow(_entry_row(head), tuple(_entry_row(c) for c in copies)))
+        return out
+
+    def members(self, story_id: int) -> list[EntryRow]:
+        rows = self.db.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE story_id = ? ORDER BY id", [story_id]
+        ).fetchall()
+        return [_entry_row(r) for r in rows]
+
+    def split(self, entry_id: int, new_head: int | None, now: datetime) -> None:
+        """Take ``entry_id`` out of its story: it becomes a story of its own, and the split is
+        recorded. When it was the story's published copy, ``new_head`` (chosen by the caller,
+        see :func:`feedsvc.dedup.choose_head`) becomes the rest's published copy.
+
+        Later ingests keep it split: stored entries are never re-matched (edits are updates of
+        a copy in its own story), and the recorded split is what `dupes` reports.
+        """
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT story_id FROM entries WHERE id = ?", [entry_id]
+            ).fetchone()
+            if row is None:
+                raise StorageError(f"no entry {entry_id}")
+            story = row[0]
+            if story == entry_id:
+                if new_head is None:
+                    raise StorageError(f"entry {entry_id} is the only copy of its story")
+                self.db.execute(
+                    "UPDATE entries SET story_id = ? WHERE story_id = ? AND id != ?",
+                    [new_head, entry_id, entry_id],
+                )
+                self.db.execute(
+                    "UPDATE entries SET dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                    [new_head],
+                )
+            self.db.execute(
+                "UPDATE entries SET story_id = id, dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                [entry_id],
+            )
+            self.db.execute(
+                "INSERT INTO dedup_splits (entry_id, story_id, split_at) VALUES (?, ?, ?)",
+                [entry_id, story, iso(now)],
+            )
+
+    def delete(self, entry_id: int, now: datetime) -> list[int]:
+        """Tombstone an entry: it is never published again, and re-ingesting its source does
+        not bring it back (the row stays, so it is still recognised). Deleting a story's
+        published copy deletes the whole story, every copy. Returns the ids tombstoned now."""
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT story_id FROM entries WHERE id = ?", [entry_id]
+            ).fetchone()
+            if row is None:
+                raise StorageError(f"no entry {entry_id}")
+            where = "story_id = ?" if row[0] == entry_id else "id = ?"
+            ids = [
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT id FROM entries WHERE {where} AND deleted IS NULL ORDER BY id",
+                    [entry_id],
+                ).fetchall()
+            ]
+            self.db.execute(
+                f"UPDATE entries SET deleted = ? WHERE {where} AND deleted IS NULL",
+                [iso(now), entry_id],
+            )
+        return ids
+
+    def dedup_counts(self) -> dict[str, Any]:
+        """Live (not deleted) copies per dedup rule, recorded splits, tombstoned entries."""
+        rules = {r.value: 0 for r in DupRule}
+        for rule, n in self.db.execute(
+            "SELECT dup_rule, count(*) FROM entries "
+            "WHERE dup_rule IS NOT NULL AND deleted IS NULL GROUP BY dup_rule"
+        ).fetchall():
+            rules[rule] = n
+        splits = self.db.execute("SELECT count(*) FROM dedup_splits").fetchone()[0]
+        deleted = self.db.execute(
+            "SELECT count(*) FROM entries WHERE deleted IS NOT NULL"
+        ).fetchone()[0]
+        return {"rules": rules, "splits": splits, "deleted": deleted}
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One stored entry as `feedsvc entries` and `feedsvc dupes` show it."""
+
+    id: int
+    source: str
+    key: str
+    atom_id: str
+    title: str
+    link: str | None
+    story_id: int
+    rule: str | None
+    score: float | None
+    published: datetime
+    first_seen: datetime
+    deleted: bool
+
+    @property
+    def is_head(self) -> bool:
+        """Whether this entry is its story's published copy."""
+        return self.story_id == self.id
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """A story with more than one stored copy."""
+
+    head: EntryRow
+    copies: tuple[EntryRow, ...]  # the other members, in the order they were stored
+
+
+_ENTRY_COLS = (
+    "id, source, key, atom_id, title, link, story_id, dup_rule, dup_score, published, "
+    "first_seen, deleted"
+)
+
+
+def _entry_row(row: Sequence[Any]) -> EntryRow:
+    return EntryRow(
+        id=row[0],
+        source=row[1],
+        key=row[2],
+        atom_id=row[3],
+        title=row[4],
+        link=row[5],
+        story_id=row[6],
+        rule=row[7],
+        score=row[8],
+        published=parse_iso(row[9]),
+        first_seen=parse_iso(row[10]),
+        deleted=row[11] is not None,
+    )
 
 
 def _published(r: dict[str, Any]) -> PublishedEntry:
@@ -677,12 +907,14 @@ def _stored(r: dict[str, Any]) -> StoredEntry:
         published=parse_iso(r["published"]),
         updated=parse_iso(r["updated"]),
         first_seen=parse_iso(r["first_seen"]),
+        original_id=r["original_id"],
+        deleted=r["deleted"] is not None,
     )
 
 
 _STORED_COLS = (
     "id, source, key, atom_id, story_id, content_hash, canonical_link, fingerprint, "
-    "published, updated, first_seen"
+    "published, updated, first_seen, original_id, deleted"
 )
 
 
@@ -741,13 +973,61 @@ class SourceRun:
             "SELECT atom_id FROM entries WHERE atom_id IN (SELECT value FROM json_each(?))",
             [json.dumps(sorted(lookup.original_ids))],
         ).fetchall()
+        by_source_link: dict[str, StoredEntry] = {}
+        for e in self._select(
+            "source = ? AND canonical_link IN ({marks}) ORDER BY id", sorted(lookup.links), [source]
+        ):
+            by_source_link.setdefault(e.canonical_link or "", e)
+        postings = self.postings(lookup.sketch_keys)
+        wanted = candidate_ids(lookup, postings) | {e.id for e in by_source_link.values()}
+        bodies = self.bodies(wanted)
+        by_original_id = first_by("original_id", lookup.original_ids)
+        by_link = first_by("canonical_link", lookup.links)
+        by_fingerprint = first_by("fingerprint", lookup.fingerprints)
+        story_ids = {
+            e.story_id
+            for group in (by_original_id, by_link, by_fingerprint)
+            for e in group.values()
+        } | {c.entry.story_id for c in bodies.values()}
+        stories = {e.id: e for e in self._select("id IN ({marks})", [str(i) for i in story_ids])}
         return Existing(
             by_key=by_key,
-            by_original_id=first_by("original_id", lookup.original_ids),
-            by_link=first_by("canonical_link", lookup.links),
-            by_fingerprint=first_by("fingerprint", lookup.fingerprints),
+            by_original_id=by_original_id,
+            by_link=by_link,
+            by_fingerprint=by_fingerprint,
             taken_atom_ids=frozenset(r[0] for r in taken_rows),
+            by_source_link=by_source_link,
+            postings=postings,
+            bodies=bodies,
+            stories=stories,
         )
+
+    def postings(self, keys: frozenset[int]) -> dict[int, list[int]]:
+        """For each sketch key, the newest :data:`POSTINGS_LIMIT` entries indexed under it.
+
+        One range read of the ``dedup_keys`` primary key per key: the cost depends on the
+        number of keys asked about, not on the number of entries stored.
+        """
+        out: dict[int, list[int]] = {}
+        for key in sorted(keys):
+            rows = self.db.execute(POSTINGS_SQL, [key, POSTINGS_LIMIT]).fetchall()
+            if rows:
+                out[key] = [r[0] for r in rows]
+        return out
+
+    def bodies(self, ids: set[int]) -> dict[int, Candidate]:
+        """The stored entries ``ids`` with their bodies, for exact similarity checks."""
+        out: dict[int, Candidate] = {}
+        names = [*_STORED_COLS.split(", "), "content_html", "summary_html"]
+        cols = _STORED_COLS + ", content_html, summary_html"
+        for i in range(0, len(ids), 500):
+            chunk = sorted(ids)[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {cols} FROM entries WHERE id IN ({marks})"
+            for row in self.db.execute(sql, chunk).fetchall():
+                r = dict(zip(names, row, strict=True))
+                out[r["id"]] = Candidate(_stored(r), r["content_html"] or r["summary_html"] or "")
+        return out
 
     def ensure_source(self, name: str, kind: str, location: str, now: datetime) -> None:
         self.db.execute(
@@ -837,10 +1117,15 @@ class SourceRun:
                     content_hash=intent.content_hash,
                     canonical_link=intent.canonical_link,
                     fingerprint=intent.fingerprint,
+                    original_id=intent.article.original_id,
                     updated=iso(intent.updated),
                     last_seen=iso(now),
                 )
+                if intent.rekey is not None:
+                    row["key"] = intent.rekey
                 _update_row(self.db.conn, "entries", intent.entry_id, row)
+                _unindex_sketch(self.db.conn, intent.entry_id)
+                _index_sketch(self.db.conn, intent.entry_id, intent.sketch)
             elif isinstance(intent, Insert):
                 story = intent.story_of
                 if story is None and intent.story_of_key is not None:
@@ -862,12 +1147,38 @@ class SourceRun:
                     first_seen=iso(now),
                     last_seen=iso(now),
                 )
+                if intent.takeover is not None:
+                    # Free the story's atom id: the displaced head takes the new entry's own.
+                    self.db.execute(
+                        "UPDATE entries SET atom_id = ? WHERE id = ?",
+                        [intent.displaced_atom_id, intent.takeover],
+                    )
                 entry_id = _insert_row(self.db.conn, "entries", row)
+                _index_sketch(self.db.conn, entry_id, intent.sketch)
                 if story is None:
                     self.db.execute("UPDATE entries SET story_id = id WHERE id = ?", [entry_id])
                     counts["new"] += 1
                 else:
+                    # A copy shares its story's tombstone: a deleted story stays deleted.
+                    self.db.execute(
+                        "UPDATE entries SET deleted = (SELECT deleted FROM entries WHERE id = ?) "
+                        "WHERE id = ?",
+                        [story, entry_id],
+                    )
                     counts["duplicates"] += 1
+                if intent.takeover is not None:
+                    self.db.execute(
+                        "UPDATE entries SET story_id = ? WHERE story_id = ?",
+                        [entry_id, intent.takeover],
+                    )
+                    self.db.execute(
+                        "UPDATE entries SET dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                        [entry_id],
+                    )
+                    self.db.execute(
+                        "UPDATE entries SET dup_rule = ?, dup_score = ? WHERE id = ?",
+                        [row["dup_rule"], row["dup_score"], intent.takeover],
+                    )
                 ids_by_key[intent.article.key] = entry_id
         return RunCounts(**counts)
 

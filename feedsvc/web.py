@@ -585,7 +585,7 @@ def _read_stored(config: Config) -> Stored:
     with Store(config.storage.path) as store:
         states = store.source_states()
         counts = store.counts()
-        rules = store.duplicates_by_rule()
+        rules = store.dedup_counts()["rules"]
     return Stored(
         sources=[SourceFigures(s.name, s.entries, s.last_success, s.error_streak) for s in states],
         stories=counts["stories"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,11 +59,13 @@ def test_a_word_in_the_body_is_found_stemmed(tmp_path: Path) -> None:
     _, db = _site(tmp_path)
     with Store(db) as store:
         (hit,) = store.search("bread")
-        assert hit.title == "A New Bakery Opens"
+        assert hit.entry.title == "A New Bakery Opens"
         assert hit.snippet == "Fresh [bread] on Market Street from Monday, said the baker."
-        assert not hit.in_title and hit.score is not None and hit.score > 0
-        assert [h.title for h in store.search("flooding")] == ["Council Meets on Flood Defences"]
-        assert [h.title for h in store.search("bak*")] == ["A New Bakery Opens"]
+        assert not hit.in_title and hit.rank > 0
+        assert [h.entry.title for h in store.search("flooding")] == [
+            "Council Meets on Flood Defences"
+        ]
+        assert [h.entry.title for h in store.search("bak*")] == ["A New Bakery Opens"]
         assert store.search("bread flood") == []  # every word must occur
 
 
@@ -78,7 +81,7 @@ def test_title_beats_a_body_full_of_the_word(tmp_path: Path) -> None:
     assert run(config, "ingest").exit_code == 0
     with Store(tmp_path / "db" / "feedsvc.sqlite3") as store:
         hits = store.search("harvest")
-    assert [h.title for h in hits] == ["Harvest Festival Moves Indoors", "Weekly Notes"]
+    assert [h.entry.title for h in hits] == ["Harvest Festival Moves Indoors", "Weekly Notes"]
     assert [h.in_title for h in hits] == [True, False]
 
 
@@ -91,7 +94,7 @@ def test_the_index_follows_edits_and_survives_unchanged_runs(tmp_path: Path) -> 
     assert run(config, "ingest").exit_code == 0  # unchanged: last_seen updates only
     with Store(db) as store:
         assert store.search("bread") == []
-        assert [h.title for h in store.search("croissants")] == ["A New Bakery Opens"]
+        assert [h.entry.title for h in store.search("croissants")] == ["A New Bakery Opens"]
     _integrity(db)
     conn = sqlite3.connect(db)
     try:
@@ -103,16 +106,14 @@ def test_the_index_follows_edits_and_survives_unchanged_runs(tmp_path: Path) -> 
     assert "AFTER UPDATE OF title, summary_html, content_html ON entries" in sql
 
 
-def test_filters_and_newest_first_without_text(tmp_path: Path) -> None:
+def test_filters(tmp_path: Path) -> None:
     _, db = _site(tmp_path)
     with Store(db) as store:
-        assert {h.source for h in store.search(None)} == {"inbox", "wire"}
-        assert {h.source for h in store.search(None, source="wire")} == {"wire"}
+        assert [h.entry.source for h in store.search("old")] == ["wire", "inbox"]
+        assert [h.entry.source for h in store.search("old", source="wire")] == ["wire"]
         assert store.search("bread", source="wire") == []
-        assert store.search(None, since=datetime(2999, 1, 1, tzinfo=UTC)) == []
-        assert len(store.search(None, limit=2)) == 2
-        newest = store.search(None)
-        assert [h.published for h in newest] == sorted((h.published for h in newest), reverse=True)
+        assert store.search("old", since=datetime(2999, 1, 1, tzinfo=UTC)) == []
+        assert len(store.search("old", limit=1)) == 1
 
 
 def test_search_text_is_never_fts_syntax(tmp_path: Path) -> None:
@@ -138,5 +139,68 @@ def test_an_older_database_is_indexed_on_upgrade(tmp_path: Path) -> None:
     finally:
         conn.close()
     with Store(db) as store:
-        assert [h.title for h in store.search("bread")] == ["A New Bakery Opens"]
+        assert [h.entry.title for h in store.search("bread")] == ["A New Bakery Opens"]
     _integrity(db)
+
+
+# --- through the CLI: `feedsvc entries` ---------------------------------------------------------
+
+
+def test_entries_search_cli_ranks_title_first_and_shows_the_passage(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "body.txt").write_text(
+        "Weekly Notes\n\n" + "The harvest, the harvest, the harvest was early this year.\n"
+    )
+    (tmp_path / "a" / "title.txt").write_text(
+        "Harvest Festival Moves Indoors\n\nRain is expected on Saturday, so the fair goes in.\n"
+    )
+    config = write_config(tmp_path, '[[sources]]\nname = "a"\npath = "a"\n')
+    assert run(config, "ingest").exit_code == 0
+    result = run(config, "entries", "--search", "harvests")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["ID", "STORY", "PUBLISHED", "SOURCE", "TITLE"]
+    assert lines[1].endswith("Harvest Festival Moves Indoors")
+    assert lines[2].strip() == "Rain is expected on Saturday, so the fair goes in."
+    assert lines[3].endswith("Weekly Notes")
+    assert lines[4].strip().startswith("The [harvest], the [harvest]")
+    # `entries list --search` is the same command.
+    assert run(config, "entries", "list", "--search", "harvests").output == result.output
+    doc = json.loads(run(config, "entries", "--search", "harvest", "--json").output)
+    assert [(d["title"], d["in_title"]) for d in doc] == [
+        ("Harvest Festival Moves Indoors", True),
+        ("Weekly Notes", False),
+    ]
+    assert {"id", "source", "atom_id", "title", "rank", "in_title", "snippet"} <= set(doc[0])
+    assert doc[0]["rank"] > 0
+    assert run(config, "entries", "--search", "nothing-like-this").output == "no entries match\n"
+
+
+def test_entries_filters_and_tombstones(tmp_path: Path) -> None:
+    config, _ = _site(tmp_path)
+    wire = json.loads(run(config, "entries", "--source", "wire", "--json").output)
+    assert [d["title"] for d in wire] == ["Millbrook Wheel Turns Again"]
+    assert "rank" not in wire[0]  # a listing, not a search
+    assert json.loads(run(config, "entries", "--since", "2999-01-01", "--json").output) == []
+    assert len(json.loads(run(config, "entries", "--since", "1h", "--json").output)) == 3
+    bread = json.loads(run(config, "entries", "--search", "bread", "--json").output)
+    assert run(config, "entries", "delete", str(bread[0]["id"])).exit_code == 0
+    assert run(config, "entries", "--search", "bread").output == "no entries match\n"
+    gone = json.loads(run(config, "entries", "--search", "bread", "--deleted", "--json").output)
+    assert [d["deleted"] for d in gone] == [True]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["entries", "--since", "yesterday"], "--since: expected a date"),
+        (["entries", "--search", "x", "list"], "options go after the subcommand"),
+        (["entries", "--search", "   "], "search: give at least one word"),
+    ],
+)
+def test_entries_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    config, _ = _site(tmp_path)
+    result = run(config, *args)
+    assert result.exit_code in (1, 2)
+    assert message in result.output
+    assert result.exit_code == 2 or "search:" in message
