@@ -53,7 +53,7 @@ _SECTIONS: dict[str, frozenset[str]] = {
     "daemon": frozenset({"watch"}),
     "dedup": frozenset({"tracking_params", "keep_params"}),
 }
-_SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled", "priority"})
+_SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled", "priority", "tags"})
 _TOP_KEYS = frozenset(_SECTIONS) | {"sources"}
 
 
@@ -67,6 +67,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _PARAM_RE = re.compile(r"^[A-Za-z0-9._\[\]-]{1,64}\*?$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_TAG_MAX = 100  # characters in one tag (an OPML category path segment)
 
 
 @dataclass(frozen=True)
@@ -283,15 +284,31 @@ def parse_source(
     )
     enabled = sec.flag("enabled", True)
     priority = sec.whole("priority", 0, -1000, 1000)
+    tags = _tags(data.get("tags", []), sec.key("tags"))
     if url is not None:
         location = _check_url(url, sec.key("url"))
-        return Source(name, SourceKind.URL, location, interval, enabled, priority)
+        return Source(name, SourceKind.URL, location, interval, enabled, priority, tags)
     assert path is not None
     resolved = _resolve(base, path).resolve()
     # The kind is fixed by what is on disk now; a path that does not exist yet is taken as a
     # directory (an inbox to be created), and reading it reports the problem per source.
     kind = SourceKind.FILE if resolved.is_file() else SourceKind.DIRECTORY
-    return Source(name, kind, str(resolved), interval, enabled, priority)
+    return Source(name, kind, str(resolved), interval, enabled, priority, tags)
+
+
+def _tags(value: object, key: str) -> tuple[str, ...]:
+    """``tags``: an array of non-empty strings (OPML categories), kept in order, once each."""
+    if not isinstance(value, list):
+        raise ConfigError(f'{key}: expected an array of strings such as ["news", "tech"]')
+    out: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip() or len(item) > _TAG_MAX:
+            raise ConfigError(
+                f"{key}: expected non-empty strings of at most {_TAG_MAX} characters, got {item!r}"
+            )
+        if item.strip() not in out:
+            out.append(item.strip())
+    return tuple(out)
 
 
 def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -> Config:

@@ -31,6 +31,7 @@ class Source:
     interval_seconds: int = 3600
     enabled: bool = True
     priority: int = 0  # higher wins: its copy of a story is the one published
+    tags: tuple[str, ...] = ()  # labels, e.g. the categories of an OPML import (issue 9)
 
     @property
     def path(self) -> Path:

@@ -29,7 +29,7 @@ from feedsvc.concurrency import HostLimiter, interleave_by
 from feedsvc.config import Config
 from feedsvc.dedup import Derived, derive_all, lookup_for, plan
 from feedsvc.discover import feed_links, looks_like_html
-from feedsvc.errors import FeedsvcError, FetchError, NetworkError, SourceError
+from feedsvc.errors import FeedsvcError, FetchError, NetworkError, ParseError, SourceError
 from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client, post_form
 from feedsvc.filestate import FileState
 from feedsvc.localread import FeedFileRead, read_feed_file, read_feed_files, workers_for
@@ -99,6 +99,9 @@ class Pipeline:
     pending_pings: list[str] = field(default_factory=list)
     last_ping: PingResult | None = None
     ping_delays: tuple[float, ...] = DEFAULT_DELAYS  # waits between retries of a hub ping
+    # Told (source name, entries new or updated) as each source of ingest_all finishes, on
+    # the calling thread: what a progress bar shows. Failed and held sources count 0.
+    progress: Callable[[str, int], None] | None = None
 
     def _client(self) -> httpx.Client:
         if self.client is None:
@@ -289,8 +292,10 @@ class Pipeline:
                 urls.append((i, src))
             elif src.kind is SourceKind.FILE:
                 reports[i] = self._ingest_local(src, next(reads))
+                self._tick(src.name, reports[i])
             else:
                 reports[i] = self.ingest(src)
+                self._tick(src.name, reports[i])
         reads.close()
         if urls:
             reports.update(self._ingest_urls(urls, force))
@@ -317,6 +322,7 @@ class Pipeline:
             if held:
                 log.info("%s: not fetched: %s", src.name, held)
                 out[i] = IngestReport(src.name, now, now, held=held)
+                self._tick(src.name, out[i])
             else:
                 todo.append((i, src))
         if not todo:
@@ -343,12 +349,14 @@ class Pipeline:
                 window.release()
                 if got.error is not None:
                     failures.append((i, got))
+                    self._tick(got.source.name, None)
                     continue
                 report = self._store_fetched(got, states.get(got.source.name))
                 if report is None:
                     failures.append((i, got))
                 else:
                     out[i] = report
+                self._tick(got.source.name, report)
         down = polite.network_down(
             ((got.url, isinstance(got.error, NetworkError)) for _, got in failures), len(todo)
         )
@@ -360,6 +368,10 @@ class Pipeline:
         for i, got in failures:
             out[i] = self._record_url_failure(got, states.get(got.source.name), down)
         return out
+
+    def _tick(self, name: str, report: IngestReport | None) -> None:
+        if self.progress is not None:
+            self.progress(name, report.new + report.updated if report else 0)
 
     def _fetch_source(
         self,
@@ -586,6 +598,57 @@ class Pipeline:
             log.error("%s: could not record the failure: %s", source.name, e)
         return report
 
+    # --- trying a source without storing (sources add, doctor) ------------------------------
+
+    def probe(self, source: Source, limiter: HostLimiter | None = None) -> Probe:
+        """Read or fetch and parse ``source`` as a run would (autodiscovery included), and
+        store nothing: what ``sources add`` checks before saving and ``doctor`` reports.
+
+        Never raises for a problem with the source: it is in :attr:`Probe.error`. URL sources
+        are fetched without validators, so the answer is never a 304. For URL sources it is
+        safe to call from several threads at once (sharing ``limiter``); local sources must be
+        probed on the thread that owns the store.
+        """
+        status: int | None = None
+        try:
+            if source.kind is SourceKind.DIRECTORY:
+                scan = article_files.scan_directory(source.path)
+                return Probe(source.location, entries=len(scan.articles), warnings=scan.errors)
+            if source.kind is not SourceKind.URL:
+                got = self.collect(source)
+                return Probe(
+                    source.location,
+                    title=got.info.title if got.info else None,
+                    entries=len(got.articles),
+                    warnings=tuple(got.warnings),
+                )
+            fetched = self._fetch_source(source, None, limiter or HostLimiter(1))
+            if fetched.error is not None:
+                raise fetched.error
+            result = fetched.result
+            assert result is not None
+            status = result.status
+            if polite.classify(result.status) is not polite.Verdict.OK:
+                phrase = _reason(result.status)
+                raise FetchError(
+                    f"{fetched.discovered or fetched.url}: HTTP {result.status}"
+                    + (f" {phrase}" if phrase else "")
+                )
+            parsed = parse_feed(
+                result.body, headers=result.headers, url=result.url, origin=fetched.url
+            )
+        except FeedsvcError as e:
+            return Probe(source.location, error=str(e), error_kind=_error_kind(e), status=status)
+        return Probe(
+            fetched.discovered or source.location,
+            title=parsed.info.title,
+            entries=len(parsed.articles),
+            warnings=parsed.warnings,
+            discovered_from=source.location if fetched.discovered else None,
+            final_url=result.url,
+            status=status,
+        )
+
     # --- publishing --------------------------------------------------------------------------
 
     def atom_path(self) -> Path:
@@ -636,6 +699,25 @@ class Pipeline:
         return ping_hub(post, hub, topics, delays=self.ping_delays)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What :meth:`Pipeline.probe` found: a source read and parsed, or why it could not be."""
+
+    location: str  # the feed to subscribe to: the discovered feed's URL for an HTML page
+    title: str | None = None  # the feed's own title (None for a folder of articles)
+    entries: int = 0
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    discovered_from: str | None = None  # the HTML page given, when autodiscovery was used
+    final_url: str | None = None  # where the fetch ended after redirects (URL sources)
+    status: int | None = None  # the final HTTP status, when a response arrived
+    error_kind: str | None = None  # "network", "fetch" (HTTP, limits), "parse" or "read"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
 @dataclass
 class Fetched:
     """What the network part of a URL source run produced (made on a worker thread)."""
@@ -646,6 +728,16 @@ class Fetched:
     result: FetchResult | None = None
     error: FeedsvcError | None = None
     discovered: str | None = None  # the feed an HTML page linked to, fetched instead
+
+
+def _error_kind(e: FeedsvcError) -> str:
+    if isinstance(e, NetworkError):
+        return "network"
+    if isinstance(e, FetchError):
+        return "fetch"
+    if isinstance(e, ParseError):
+        return "parse"
+    return "read"
 
 
 def _url_for(source: Source, state: SourceState | None) -> str:

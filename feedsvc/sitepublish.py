@@ -107,7 +107,7 @@ def publish_whole_site(store: Store, settings: FeedSettings, out_dir: Path) -> P
             done.append((item.path, fingerprint, st.st_size, st.st_mtime_ns))
 
     with store.snapshot():
-        infos = store.feed_infos()
+        infos = store.feed_info_json()
         counted = store.story_count()
         # One pass over the live stories in storage order cuts the complete pages; only the
         # pages whose fingerprint (or file) changed are read and rendered.

@@ -10,7 +10,9 @@ half a source behind. Rows leave this module as frozen dataclasses, never ``sqli
 from __future__ import annotations
 
 import functools
+import html
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +55,8 @@ _POSTINGS_ARM = (
 POSTINGS_BATCH_SQL = " UNION ALL ".join([_POSTINGS_ARM] * POSTINGS_BATCH)
 """:data:`POSTINGS_SQL` for :data:`POSTINGS_BATCH` keys at once: the same range reads, one
 statement (a statement per key cost more than the reads themselves)."""
+FTS_COLUMNS = ("title", "summary_html", "content_html")  # indexed for search, in this order
+FTS_WEIGHTS = (10.0, 3.0, 1.0)  # bm25 weights of those columns: a word in a title counts most
 MIGRATIONS = sqlite_utils.Migrations("feedsvc")
 
 
@@ -306,6 +310,34 @@ def _unindex_sketch(conn: sqlite3.Connection, entry_id: int) -> None:
     )
 
 
+@MIGRATIONS()
+def m009_entries_fts(db: sqlite_utils.Database) -> None:
+    """Issue 9: full-text search of entries (SQLite FTS5, Porter stemming), kept in sync by
+    triggers. Self-contained: a new virtual table over ``entries`` and three triggers.
+
+    sqlite-utils creates and fills the index; the triggers are our own because its update
+    trigger fires on *any* update of a row, and every run updates ``last_seen`` of every
+    unchanged entry: that would re-index each unchanged body on every run. Ours fire only
+    when an indexed column changes.
+    """
+    db.table("entries").enable_fts(
+        list(FTS_COLUMNS), fts_version="FTS5", create_triggers=False, tokenize="porter"
+    )
+    cols = ", ".join(FTS_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+    delete = (
+        f"INSERT INTO entries_fts (entries_fts, rowid, {cols}) VALUES ('delete', old.id, {old});"
+    )
+    insert = f"INSERT INTO entries_fts (rowid, {cols}) VALUES (new.id, {new});"
+    db.execute(f"CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN {insert} END")
+    db.execute(f"CREATE TRIGGER entries_fts_ad AFTER DELETE ON entries BEGIN {delete} END")
+    db.execute(
+        f"CREATE TRIGGER entries_fts_au AFTER UPDATE OF {cols} ON entries "
+        f"BEGIN {delete} {insert} END"
+    )
+
+
 def iso(d: datetime) -> str:
     """Stored form of a datetime: UTC, whole seconds, ``Z``; sorts as text."""
     return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -357,6 +389,57 @@ class SourceState:
         if self.fetch_url and self.fetch_url_for == configured:
             return self.fetch_url
         return configured
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One entry found by :meth:`Store.search`."""
+
+    entry: EntryRow
+    rank: float  # bm25 relevance, higher is better
+    in_title: bool  # every word of the search is in the title
+    snippet: str | None  # a passage of the body, matches in [brackets], markup removed
+
+
+def _entry_filters(
+    source: str | None, since: datetime | None, deleted: bool
+) -> tuple[list[str], list[Any]]:
+    """WHERE terms (on ``e``, the entries table) for the entries listings."""
+    where: list[str] = []
+    params: list[Any] = []
+    if source is not None:
+        where.append("e.source = ?")
+        params.append(source)
+    if since is not None:
+        where.append("e.published >= ?")
+        params.append(iso(since))
+    if not deleted:
+        where.append("e.deleted IS NULL")
+    return where, params
+
+
+_FTS_TOKEN = re.compile(r"\S+")
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 query matching every word of ``text``, each taken literally (a quoted string;
+    a trailing ``*`` keeps its meaning of "any word starting with")."""
+    terms = []
+    for token in _FTS_TOKEN.findall(text):
+        prefix = token.endswith("*") and len(token) > 1
+        word = token.rstrip("*") if prefix else token
+        terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    if not terms:
+        raise StorageError("search: give at least one word")
+    return " ".join(terms)
+
+
+def _plain_snippet(snippet: str) -> str:
+    """A snippet of indexed HTML as text: tags, and tags cut in half at either end, removed."""
+    text = re.sub(r"<[^<>]*>", " ", snippet)
+    text = re.sub(r"^[^<>]*>", "", text)
+    text = re.sub(r"<[^<>]*$", "", text)
+    return " ".join(html.unescape(text).split())
 
 
 @dataclass(frozen=True)
@@ -588,8 +671,9 @@ class Store:
         ).fetchall()
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    def feed_infos(self) -> dict[str, str | None]:
-        """Each source's stored feed metadata (the JSON that becomes ``atom:source``)."""
+    def feed_info_json(self) -> dict[str, str | None]:
+        """Each source's stored feed metadata, as stored (the JSON that becomes
+        ``atom:source``)."""
         return dict(self.db.execute("SELECT name, feed_info FROM sources").fetchall())
 
     def published_files(self) -> dict[str, tuple[str, int, int]]:
@@ -688,6 +772,13 @@ class Store:
                 return state
         return None
 
+    def feed_infos(self) -> dict[str, FeedInfo]:
+        """The feed metadata (title, site link, ...) last parsed for each source that has any."""
+        rows = self.db.execute(
+            "SELECT name, feed_info FROM sources WHERE feed_info IS NOT NULL"
+        ).fetchall()
+        return {name: _feed_info(json.loads(blob)) for name, blob in rows if blob}
+
     def feed_file(self, source: str, path: str) -> FileState | None:
         """What the last successful run of the feed file source read from ``path``; None when
         there is no record for that path, or when the entries it gave are no longer stored
@@ -705,6 +796,52 @@ class Store:
         sha, size, mtime, ctime, inode, entries, reader = row
         signature = Signature(size, mtime, ctime, inode) if size is not None else None
         return FileState(sha, signature, entries=entries, reader=reader)
+
+    def search(
+        self,
+        text: str,
+        *,
+        source: str | None = None,
+        since: datetime | None = None,
+        limit: int = 20,
+        deleted: bool = False,
+    ) -> list[SearchHit]:
+        """Stored entries matching ``text``, best first.
+
+        ``text`` is words (all must occur, stemmed: "mills" finds "mill"; ``word*`` is a
+        prefix), never FTS5 syntax: quotes and operators in it are taken literally. Ranked
+        by: every word in the title first, then bm25 with the title weighed over the summary
+        over the body (:data:`FTS_WEIGHTS`), then the newest. ``source`` and ``since`` (on
+        the published date) narrow the result; tombstoned entries only with ``deleted``.
+        """
+        query = fts_query(text)
+        where = [f"AND {w}" for w in _entry_filters(source, since, deleted)[0]]
+        params = _entry_filters(source, since, deleted)[1]
+        cols = ", ".join(f"e.{c.strip()}" for c in _ENTRY_COLS.split(","))
+        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+        sql = f"""
+            SELECT {cols}, bm25(entries_fts, {weights}) AS score,
+                e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?) AS in_title,
+                snippet(entries_fts, {FTS_COLUMNS.index("content_html")}, '[', ']', '...', 12)
+            FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
+            WHERE entries_fts MATCH ? {" ".join(where)}
+            ORDER BY in_title DESC, score ASC, e.published DESC, e.id DESC
+            LIMIT ?
+        """
+        try:
+            rows = self.db.execute(sql, [f"title : ({query})", query, *params, limit]).fetchall()
+        except sqlite3.OperationalError as e:  # a query FTS5 cannot take: a clear error
+            raise StorageError(f"search {text!r}: {e}") from e
+        n = len(_ENTRY_COLS.split(","))
+        return [
+            SearchHit(
+                entry=_entry_row(r[:n]),
+                rank=-r[n],
+                in_title=bool(r[n + 1]),
+                snippet=_plain_snippet(r[n + 2]) if r[n + 2] else None,
+            )
+            for r in rows
+        ]
 
     def counts(self) -> dict[str, int]:
         """Totals: stored entries, published stories (deleted ones excluded), duplicates."""
@@ -725,19 +862,17 @@ class Store:
         return _entry_row(row) if row else None
 
     def list_entries(
-        self, source: str | None = None, limit: int = 50, deleted: bool = False
+        self,
+        source: str | None = None,
+        limit: int = 50,
+        deleted: bool = False,
+        since: datetime | None = None,
     ) -> list[EntryRow]:
-        """The newest entries (by published date), optionally of one source; tombstoned ones
-        only when ``deleted``."""
-        where = ["1"]
-        params: list[Any] = []
-        if source is not None:
-            where.append("source = ?")
-            params.append(source)
-        if not deleted:
-            where.append("deleted IS NULL")
+        """The newest entries (by published date), optionally of one source and published
+        since ``since``; tombstoned ones only when ``deleted``."""
+        where, params = _entry_filters(source, since, deleted)
         sql = (
-            f"SELECT {_ENTRY_COLS} FROM entries WHERE {' AND '.join(where)} "
+            f"SELECT {_ENTRY_COLS} FROM entries e WHERE {' AND '.join(['1', *where])} "
             "ORDER BY published DESC, id DESC LIMIT ?"
         )
         return [_entry_row(r) for r in self.db.execute(sql, [*params, limit]).fetchall()]
