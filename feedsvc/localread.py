@@ -26,11 +26,20 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 
 from feedsvc.dedup import Derived, UrlRules, derive
-from feedsvc.errors import ParseError
+from feedsvc.errors import FeedsvcError, ParseError
 from feedsvc.filestate import FileState, Signature, trusted, unchanged_by_hash, unchanged_by_stat
 from feedsvc.models import ParsedFeed
 
-__all__ = ["MIN_POOL_BYTES", "FeedFileRead", "read_feed_file", "read_feed_files", "workers_for"]
+__all__ = [
+    "MIN_POOL_BYTES",
+    "FeedFileRead",
+    "FetchedParse",
+    "parse_fetched",
+    "parse_pool",
+    "read_feed_file",
+    "read_feed_files",
+    "workers_for",
+]
 
 log = logging.getLogger("feedsvc.localread")
 
@@ -80,6 +89,37 @@ def read_feed_file(
     return FeedFileRead(path, parsed, state, derived=derived)
 
 
+@dataclass(frozen=True)
+class FetchedParse:
+    """A fetched feed body parsed (on a worker process): the feed and dedup's values for its
+    articles, or the error that parsing raised."""
+
+    parsed: ParsedFeed | None = None
+    derived: tuple[Derived, ...] | None = None
+    error: FeedsvcError | None = None
+
+
+def parse_fetched(
+    body: bytes, headers: dict[str, str], url: str, origin: str, rules: UrlRules
+) -> FetchedParse:
+    """``parse_feed`` of a fetched body and :func:`feedsvc.dedup.derive` of its articles;
+    a :class:`~feedsvc.errors.FeedsvcError` is returned, not raised (it crosses processes)."""
+    from feedsvc.parse import parse_feed
+
+    try:
+        parsed = parse_feed(body, headers=headers, url=url, origin=origin)
+    except FeedsvcError as e:
+        return FetchedParse(error=e)
+    return FetchedParse(parsed, tuple(derive(a, rules) for a in parsed.articles))
+
+
+def parse_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for parsing: forked from a fork server (forking a process that runs
+    threads, like the URL fetchers, is unsafe), spawned where there is none."""
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+
+
 def workers_for(setting: int, cpus: int | None) -> int:
     """How many parse workers ``ingest.parse_workers`` means on a machine with ``cpus``."""
     if setting > 0:
@@ -101,12 +141,8 @@ def read_feed_files(
         for path, known in jobs:
             yield read_feed_file(path, known, rules)
         return
-    # forkserver: forking a process that runs threads (the URL fetchers) is unsafe; spawn
-    # where there is no forkserver.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
     todo = iter(jobs)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with parse_pool(workers) as pool:
         pending: deque[tuple[Future[FeedFileRead], str, FileState | None]] = deque()
         # A bounded window: results wait in memory only a few files ahead of the caller.
         for path, known in todo:

@@ -509,7 +509,7 @@ _BASE = 0x5BD1E9955BD1E995 % _M61
 # with: a shingle's hash is then a sum of five table values. Words recur across texts, so
 # the tables outlive one text; bounded: cleared when full.
 _WORD_TABLES: tuple[dict[str, int], ...] = tuple({} for _ in range(SHINGLE_WORDS))
-_WORD_TABLES_MAX = 100_000
+_WORD_TABLES_MAX = 20_000  # about 8 MB per process
 
 
 def _learn_words(tokens: Iterable[str]) -> None:

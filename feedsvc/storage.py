@@ -464,10 +464,12 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            # Up to 64 MiB of page cache (allocated only as used; the default is 2 MiB): the
+            # Up to 16 MiB of page cache (allocated only as used; the default is 2 MiB): the
             # near-duplicate index is written at random places, and with a small cache each
-            # write reads its page again as the database grows (bench/dedup_bench.py).
-            conn.execute("PRAGMA cache_size=-65536")
+            # write reads its page again as the database grows (bench/dedup_bench.py). 16 and
+            # 64 MiB measured the same there at 20k entries; 64 MiB made a first ingest of
+            # the benchmark corpus peak at 248 MB (bench/run.py figure 7, target 200 MB).
+            conn.execute("PRAGMA cache_size=-16384")
             self.db = sqlite_utils.Database(conn)
             self._migrate()
         except sqlite3.DatabaseError as e:

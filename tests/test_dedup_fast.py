@@ -344,3 +344,53 @@ def test_new_rows_carry_their_story_and_sketch(tmp_path: Path) -> None:
             assert sorted(json.loads(sketch)) == keys and len(keys) == neardup.SKETCH_SIZE
     finally:
         conn.close()
+
+
+def test_fetched_feeds_parsed_on_workers_are_stored_as_parsed_inline(
+    tmp_path: Path, feed_server: Any
+) -> None:
+    """Enough URL sources to parse their bodies on worker processes: what is stored (and
+    the failure of a body that is not a feed) equals what parsing on the main thread gives."""
+    from feedsvc.pipeline import MIN_POOL_FEEDS
+
+    names = []
+    for n in range(MIN_POOL_FEEDS + 2):
+        items = [
+            {"title": f"T{n}-{i}", "link": f"https://a.example/{n}/{i}", "guid": f"g{n}-{i}",
+             "description": BODIES[(n * 3 + i) % 40]}  # copies across feeds: dedup works
+            for i in range(4)
+        ]  # fmt: skip
+        feed_server.add(f"/f{n}.xml", rss(items), headers={"Content-Type": "application/rss+xml"})
+        names.append(f"f{n}")
+    feed_server.add("/bad.xml", b"this is not a feed", headers={"Content-Type": "text/plain"})
+    names.append("bad")
+    sources = "".join(
+        f'[[sources]]\nname = "{name}"\nurl = "{feed_server.url(f"/{name}.xml")}"\n'
+        for name in names
+    )
+    tables = []
+    for workers in (1, 2):
+        root = tmp_path / f"w{workers}"
+        root.mkdir()
+        config = write_config(root, sources, f"[ingest]\nparse_workers = {workers}\n")
+        result = run(config, "ingest")
+        assert result.exit_code == 1  # the bad feed
+        db = root / "db/feedsvc.sqlite3"
+        rows = db_rows(db, "SELECT id, story_id, source, key, content_hash, sketch FROM entries")
+        stories: dict[int, set[tuple[str, str]]] = {}
+        for _, story, source, key, *_ in rows:
+            stories.setdefault(story, set()).add((source, key))
+        # Feeds are stored in the order their fetches finish: which copy heads a story may
+        # differ from run to run, what is stored and which entries are one story may not.
+        tables.append(
+            (
+                sorted(tuple(r[2:]) for r in rows),
+                sorted(sorted(group) for group in stories.values()),
+                db_rows(db, "SELECT name, last_error FROM sources ORDER BY name"),
+            )
+        )
+    assert tables[0] == tables[1]
+    entries, stories_, errors = tables[1]
+    assert len(entries) == 4 * (MIN_POOL_FEEDS + 2)
+    assert len(stories_) < len(entries)  # copies across feeds were merged
+    assert "not a feed" in dict(errors)["bad"]
