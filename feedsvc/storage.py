@@ -222,6 +222,12 @@ def _hint(e: BaseException) -> str:
     return ""
 
 
+def _storable(text: str) -> str:
+    """``text`` with any lone surrogate (undecodable bytes of a file name) escaped: SQLite
+    stores Unicode only, and a message must never be what makes a run fail."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _rollback(conn: sqlite3.Connection) -> None:
     # A failed ROLLBACK (the disk vanished, the file is damaged) must not hide the error that
     # led to it; SQLite rolls back on its own when the connection closes or the process dies.
@@ -385,6 +391,12 @@ class Store:
         except sqlite3.Error as e:
             _rollback(conn)
             raise StorageError(f"{self.path}: write failed, nothing stored: {e}{_hint(e)}") from e
+        except UnicodeEncodeError as e:  # a lone surrogate (undecodable bytes) in some text
+            _rollback(conn)
+            raise StorageError(
+                f"{self.path}: write failed, nothing stored: text that is not valid Unicode "
+                f"({_storable(str(e))})"
+            ) from e
         except BaseException:
             _rollback(conn)
             raise
@@ -822,8 +834,8 @@ class SourceRun:
                 "duplicates": report.duplicates,
                 "skipped": report.skipped,
                 "not_modified": int(report.not_modified),
-                "errors": json.dumps(list(report.errors), ensure_ascii=False),
-                "warnings": json.dumps(list(report.warnings), ensure_ascii=False),
+                "errors": json.dumps([_storable(e) for e in report.errors], ensure_ascii=False),
+                "warnings": json.dumps([_storable(w) for w in report.warnings], ensure_ascii=False),
             }
         )
         if report.ok:
@@ -842,7 +854,7 @@ class SourceRun:
                 """,
                 [
                     iso(report.finished),
-                    "; ".join(report.errors),
+                    _storable("; ".join(report.errors)),
                     int(count_failure),
                     _opt(next_due),
                     report.source,
