@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -255,6 +256,26 @@ def _reads(
     return wrapper
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (once; it is persistent). Switching needs an exclusive
+    lock, and SQLite answers BUSY at once, without waiting, when another connection is
+    opening the same new database: retry until the busy timeout."""
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            busy = (getattr(e, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def check_schema(path: Path, db: sqlite_utils.Database) -> None:
     """Refuse a database this feedsvc cannot use: one written by a newer feedsvc (a migration
     this code does not know; never silently downgraded) or an SQLite file of something else.
@@ -332,10 +353,12 @@ class Store:
         except (OSError, sqlite3.Error) as e:
             raise StorageError(f"{path}: cannot open database: {e}{_hint(e)}") from e
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self.db = sqlite_utils.Database(conn)
+            # Before anything writes: never convert (or migrate) somebody else's database.
+            check_schema(self.path, self.db)
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            self.db = sqlite_utils.Database(conn)
             self._migrate()
         except sqlite3.DatabaseError as e:
             conn.close()
@@ -345,7 +368,6 @@ class Store:
             raise
 
     def _migrate(self) -> None:
-        check_schema(self.path, self.db)
         if not MIGRATIONS.pending(self.db):
             return
         # Several processes may open a new (or older) database at once: apply the migrations
@@ -904,8 +926,24 @@ def _article_columns(a: Any) -> dict[str, Any]:
 # --- database care: check and backup (``feedsvc db ...``) ------------------------------------
 
 
-def _read_only_uri(path: Path) -> str:
-    return "file:" + quote(str(path.resolve())) + "?mode=ro"
+def _read_only_uri(path: Path, immutable: bool = False) -> str:
+    return "file:" + quote(str(path.resolve())) + "?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _open_for_check(path: Path) -> sqlite3.Connection:
+    """A read-only connection. In a folder nobody may write (read-only media, a locked-down
+    backup folder) SQLite cannot create the -shm file a WAL database needs; with no -wal file
+    beside it the database file is complete, and is read as immutable instead."""
+    try:
+        conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+        conn.execute("PRAGMA schema_version").fetchone()
+        return conn
+    except sqlite3.Error as e:
+        name = getattr(e, "sqlite_errorname", "") or ""
+        wal = path.with_name(path.name + "-wal")
+        if not name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY")) or wal.exists():
+            raise
+    return sqlite3.connect(_read_only_uri(path, immutable=True), uri=True)
 
 
 @dataclass(frozen=True)
@@ -950,9 +988,12 @@ def check_database(path: Path) -> DatabaseCheck:
     unknown: tuple[str, ...] = ()
     entries: int | None = None
     try:
-        conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
-    except sqlite3.Error as e:
-        raise StorageError(f"{path}: cannot open database: {e}{_hint(e)}") from e
+        conn = _open_for_check(path)
+    except sqlite3.Error:
+        try:  # what is wrong with it is found, and reported, by the checks below
+            conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as e:
+            raise StorageError(f"{path}: cannot open database: {e}{_hint(e)}") from e
     try:
         db = sqlite_utils.Database(conn, execute_plugins=False, recursive_triggers=False)
         try:
