@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: ingest run serve status publish test lint typecheck check bench bench-fetch bench-http clean help
+.PHONY: ingest run serve status publish test lint typecheck check bench bench-quick bench-setup bench-fetch bench-http clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 		else echo "python3 -m venv failed: on Debian run 'sudo apt-get install python3-venv'"; exit 1; fi; }
 	@echo "Installing feedsvc and its dependencies into $(VENV) (log: $(VENV)/install.log)"
 	@{ $(BIN)/python -m pip install --upgrade pip && \
-	   $(BIN)/python -m pip install -e '.[test]'; } > $(VENV)/install.log 2>&1 || \
+	   $(BIN)/python -m pip install -e '.[test,bench]'; } > $(VENV)/install.log 2>&1 || \
 		{ tail -30 $(VENV)/install.log; echo "pip install failed: see $(VENV)/install.log"; exit 1; }
 	@touch $(STAMP)
 
@@ -53,8 +53,21 @@ typecheck: $(STAMP)  ## mypy --strict on feedsvc/
 
 check: lint typecheck test  ## everything CI checks
 
+bench: $(STAMP)  ## the benchmark suite, full size (see bench/README.md; several minutes)
+	$(BIN)/python bench/run.py
+
+bench-quick: $(STAMP)  ## the benchmark suite on a small corpus (under two minutes, not judged)
+	$(BIN)/python bench/run.py --quick
+
+bench-setup:  ## Debian packages for the serving figure: wrk and nginx (needs root)
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light; }
+
 bench-fetch: $(STAMP)  ## fetch benchmark: 1,000 feeds on loopback servers with 100 ms latency
 	$(BIN)/python bench/fetch_bench.py
+
+bench-dedup: $(STAMP)  ## dedup cost per entry as the database grows (quick sizes; see bench/README.md)
+	$(BIN)/python bench/dedup_bench.py --quick
 
 clean:  ## remove the venv, the database and published output
 	rm -rf $(VENV) db/*.sqlite3* feeds/*.xml feeds/*.json feeds/*.html feeds/*.css \

@@ -10,21 +10,32 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from click.core import ParameterSource
 
 from feedsvc import __version__
 from feedsvc.config import DEFAULT_CONFIG_NAME, Config, adhoc_sources, load_config
+from feedsvc.dedup import choose_head
 from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.models import IngestReport, Source
 from feedsvc.pipeline import Pipeline, needs_publish
 from feedsvc.publish import PublishResult
-from feedsvc.storage import DatabaseCheck, Store, backup_database, check_database, iso
+from feedsvc.storage import (
+    DatabaseCheck,
+    EntryRow,
+    SearchHit,
+    Store,
+    backup_database,
+    check_database,
+    iso,
+)
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -154,7 +165,20 @@ def _select_sources(config: Config, names: Sequence[str], paths: Sequence[Path])
     metavar="NAME",
     help="Ingest only this configured source (repeatable). A disabled source named here runs.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors; no progress.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also log to stderr each source as it finishes (with entries/s), skipped files and "
+    "fetch notes.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON document of the run (see README) instead of the summary.",
+)
 @click.option(
     "--force",
     is_flag=True,
@@ -164,7 +188,13 @@ def _select_sources(config: Config, names: Sequence[str], paths: Sequence[Path])
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
 def ingest(
-    obj: Ctx, names: tuple[str, ...], quiet: bool, force: bool, paths: tuple[Path, ...]
+    obj: Ctx,
+    names: tuple[str, ...],
+    quiet: bool,
+    verbose: bool,
+    as_json: bool,
+    force: bool,
+    paths: tuple[Path, ...],
 ) -> None:
     """Ingest sources once, then publish if anything changed.
 
@@ -175,29 +205,100 @@ def ingest(
     URL sources are fetched now, concurrently, whatever their interval or error backoff;
     sources retired by 410 Gone or under a Retry-After are skipped with a message unless
     --force is given.
+
+    While it runs, a progress bar (sources done/total, entries/s) is shown when stderr is a
+    terminal; elsewhere --verbose prints one line per finished source to stderr instead.
     """
+    if quiet and verbose:
+        _fail("--quiet and --verbose cannot be used together", EXIT_USAGE)
+    if verbose:
+        logging.getLogger("feedsvc").setLevel(logging.INFO)
+    from feedsvc.progress import make_progress
+
     with _errors():
         config = obj.config()
         sources = _select_sources(config, names, paths)
         if not sources:
             _fail("no enabled sources in the config and no PATH given", EXIT_USAGE)
         with _pipeline(config) as pipe:
-            reports = pipe.ingest_all(sources, force=force)
-            for report in reports:
-                if not quiet or not report.ok:
-                    click.echo(_summary(report))
+            bar = make_progress(sys.stderr, quiet=quiet or as_json, verbose=verbose)
+            pipe.progress = bar.advance
+            bar.start(len(sources))
+            try:
+                reports = pipe.ingest_all(sources, force=force)
+            finally:
+                bar.finish()
+            result = None
             if needs_publish(reports, pipe.atom_path(), pipe.store):
                 result = pipe.publish_site()
-                if not quiet:
+            if as_json:
+                click.echo(json.dumps(ingest_document(reports, result), indent=2))
+            else:
+                for report in reports:
+                    if not quiet or not report.ok:
+                        click.echo(_summary(report))
+                if quiet:
+                    pass
+                elif result is not None:
                     click.echo(_published(pipe, result))
-            elif not quiet:
-                click.echo(f"nothing changed; {_rel(pipe.atom_path())} left as it was")
+                else:
+                    click.echo(f"nothing changed; {_rel(pipe.atom_path())} left as it was")
     sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_SOURCES_FAILED)
 
 
+def report_status(report: IngestReport) -> str:
+    """One word for a source run: ok, not-modified, partial, failed or held."""
+    if report.held:
+        return "held"
+    if report.not_modified:
+        return "not-modified"
+    if report.ok:
+        return "ok"
+    return "partial" if report.new or report.unchanged else "failed"
+
+
+def ingest_document(
+    reports: Sequence[IngestReport], result: PublishResult | None
+) -> dict[str, Any]:
+    """The ``ingest --json`` document (shape documented in the README; keep it stable)."""
+    return {
+        "ok": all(r.ok for r in reports),
+        "sources": [
+            {
+                "name": r.source,
+                "status": report_status(r),
+                "new": r.new,
+                "updated": r.updated,
+                "unchanged": r.unchanged,
+                "duplicates": r.duplicates,
+                "skipped": r.skipped,
+                "started": iso(r.started),
+                "finished": iso(r.finished),
+                "held": r.held,
+                "errors": list(r.errors),
+                "warnings": list(r.warnings),
+                "notes": list(r.notes),
+            }
+            for r in reports
+        ],
+        "published": publish_document(result) if result is not None else None,
+    }
+
+
+def publish_document(result: PublishResult) -> dict[str, Any]:
+    """The ``publish --json`` document, and ``published`` of ``ingest --json``."""
+    return {
+        "changed": result.any_changed,
+        "entries": result.entries,
+        "files": result.files,
+        "changed_files": [_rel(p) for p in result.changed],
+    }
+
+
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document (see README).")
 @click.pass_obj
-def publish(obj: Ctx) -> None:
+def publish(obj: Ctx, as_json: bool) -> None:
     """Regenerate every published file from the database (no fetching).
 
     Writes atom.xml (with its RFC 5005 archive in archive/), rss.xml, feed.json, one Atom
@@ -208,7 +309,10 @@ def publish(obj: Ctx) -> None:
         config = obj.config()
         with _pipeline(config) as pipe:
             result = pipe.publish_site()
-            click.echo(_published(pipe, result))
+            if as_json:
+                click.echo(json.dumps(publish_document(result), indent=2))
+            else:
+                click.echo(_published(pipe, result))
 
 
 def _published(pipe: Pipeline, result: PublishResult) -> str:
@@ -274,6 +378,7 @@ def status_document(config: Config, store: Store) -> dict[str, Any]:
         "feed": str(config.publish.dir / "atom.xml"),
         "totals": store.counts(),
         "sources": records,
+        "dedup": store.dedup_counts(),
     }
 
 
@@ -304,6 +409,9 @@ def status(obj: Ctx, as_json: bool) -> None:
         )
         for r in doc["sources"]
     ]
+    d = doc["dedup"]
+    rules = ", ".join(f"{n} {rule}" for rule, n in d["rules"].items())
+    click.echo(f"duplicates by rule: {rules}; {d['splits']} split, {d['deleted']} deleted")
     width = max([len("SOURCE"), *(len(r[0]) for r in rows)])
     click.echo(f"{'SOURCE':<{width}}  {'ENTRIES':>7}  {'LAST RUN':<20}  LAST ERROR")
     for name, entries, last_run, last_error, details in rows:
@@ -376,6 +484,256 @@ def serve(obj: Ctx) -> None:
         except ServeError as e:
             _fail(str(e), EXIT_USAGE)
     sys.exit(EXIT_OK)
+
+
+# --- dedup: explain and undo; entries: list and delete -----------------------------------
+
+
+def _entry_json(e: EntryRow) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "source": e.source,
+        "key": e.key,
+        "atom_id": e.atom_id,
+        "title": e.title,
+        "link": e.link,
+        "story": e.story_id,
+        "published_copy": e.is_head,
+        "rule": e.rule,
+        "score": e.score,
+        "published": iso(e.published),
+        "first_seen": iso(e.first_seen),
+        "deleted": e.deleted,
+    }
+
+
+def _find(store: Store, ref: str) -> EntryRow:
+    entry = store.entry(ref)
+    if entry is None:
+        _fail(f"no entry {ref!r} (give an id from `feedsvc entries list` or an atom:id)")
+    return entry
+
+
+def _republish(pipe: Pipeline) -> None:
+    changed = pipe.publish()
+    click.echo(f"{'published' if changed else 'unchanged'} {_rel(pipe.atom_path())}")
+
+
+@cli.group(invoke_without_command=True, short_help="List merged stories and why; undo merges.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document (see README).")
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(1), help="Stories to list."
+)
+@click.pass_context
+def dupes(ctx: click.Context, as_json: bool, limit: int) -> None:
+    """List stories that have several copies: each copy with its source, the rule that
+    matched it (same-id, same-link, same-text, similar-text) and its score.
+
+    The published copy is marked with "*". Undo a wrong merge with `feedsvc dupes split ENTRY`.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: Ctx = ctx.obj
+    with _errors():
+        config = obj.config()
+        with Store(config.storage.path) as store:
+            stories = store.stories_with_copies(limit)
+    if as_json:
+        doc = [
+            {
+                "story": st.head.id,
+                "atom_id": st.head.atom_id,
+                "title": st.head.title,
+                "copies": [_entry_json(e) for e in (st.head, *st.copies)],
+            }
+            for st in stories
+        ]
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    if not stories:
+        click.echo("no merged stories")
+    for st in stories:
+        click.echo(f"story {st.head.id}: {st.head.title} ({1 + len(st.copies)} copies)")
+        for e in (st.head, *st.copies):
+            mark = "*" if e.is_head else " "
+            how = "published copy" if e.is_head else f"{e.rule:<13} {e.score or 0:.2f}"
+            gone = "  (deleted)" if e.deleted else ""
+            click.echo(f"  {mark} {e.id:>6}  {e.source:<20} {how}{gone}")
+
+
+@dupes.command("split", short_help="Undo a merge: take ENTRY out of its story.")
+@click.argument("entry")
+@click.pass_obj
+def dupes_split(obj: Ctx, entry: str) -> None:
+    """Undo a merge: ENTRY (an id from `feedsvc dupes`, or an atom:id) leaves its story and
+    becomes a story of its own; it stays split on later ingests. The feed is republished."""
+    with _errors():
+        config = obj.config()
+        with _pipeline(config) as pipe:
+            store = pipe.store
+            row = _find(store, entry)
+            members = store.members(row.story_id)
+            if len(members) < 2:
+                _fail(f"entry {row.id} is not merged with anything (its story has one copy)")
+            new_head = None
+            if row.is_head:
+                rest = [(m.id, m.source, m.first_seen) for m in members if m.id != row.id]
+                new_head = choose_head(rest, config.priorities())
+            store.split(row.id, new_head, pipe.clock())
+            click.echo(f"entry {row.id} split from story {row.story_id}: now a story of its own")
+            if new_head is not None:
+                click.echo(f"entry {new_head} is now the published copy of the other copies")
+            _republish(pipe)
+
+
+def _entry_filters(f: Callable[..., None]) -> Callable[..., None]:
+    """The options of `feedsvc entries` and `feedsvc entries list` (one set, two places)."""
+    for option in reversed(
+        [
+            click.option(
+                "-s", "--source", "source", metavar="NAME", help="Only this source's entries."
+            ),
+            click.option(
+                "--since",
+                metavar="DATE",
+                help='Only entries published since DATE: "2026-11-01", an ISO date-time, or an '
+                'age such as "7d" or "12h".',
+            ),
+            click.option(
+                "--search",
+                metavar="TEXT",
+                help="Full-text search: entries containing every word (stemmed; word* for a "
+                "prefix), best first, title matches first.",
+            ),
+            click.option(
+                "--limit",
+                default=50,
+                show_default=True,
+                type=click.IntRange(1),
+                help="Entries to list.",
+            ),
+            click.option("--deleted", is_flag=True, help="Include deleted (tombstoned) entries."),
+            click.option(
+                "--json", "as_json", is_flag=True, help="Print a JSON document (see README)."
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+@cli.group(invoke_without_command=True)
+@_entry_filters
+@click.pass_context
+def entries(ctx: click.Context, /, **filters: Any) -> None:
+    """Find stored entries (by source, date, or full-text search), and delete them for good.
+
+    Without a subcommand, the same as `feedsvc entries list`.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(entries_list, **filters)
+    elif any(ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE for name in filters):
+        _fail(f"options go after the subcommand: feedsvc entries {ctx.invoked_subcommand} ...")
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """``--since``: an age ("7d", "12h", "90m") before ``now``, or an ISO date or date-time
+    (a date or a time without a zone is UTC)."""
+    from feedsvc.config import parse_interval
+
+    text = value.strip()
+    if text[:1].isdigit() and text[-1:] in ("s", "m", "h", "d") and text[:-1].isdigit():
+        return now - timedelta(seconds=parse_interval(text, "--since", 0))
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f'--since: expected a date ("2026-11-01"), an ISO date-time or an age such as '
+            f'"7d", got {value!r}'
+        ) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+@entries.command("list", short_help="List or search entries, with their ids.")
+@_entry_filters
+@click.pass_obj
+def entries_list(
+    obj: Ctx,
+    source: str | None,
+    since: str | None,
+    search: str | None,
+    limit: int,
+    deleted: bool,
+    as_json: bool,
+) -> None:
+    """List the newest stored entries with their ids (for `entries delete`, `dupes split`),
+    or with --search the entries that contain every word, best first: every word in the
+    title first, then by relevance (SQLite FTS5, bm25), with the passage that matched."""
+    from feedsvc.pipeline import utc_now
+
+    with _errors():
+        config = obj.config()
+        when = parse_since(since, utc_now()) if since else None
+        hits: list[SearchHit] = []
+        with Store(config.storage.path) as store:
+            if search is not None:
+                hits = store.search(search, source=source, since=when, limit=limit, deleted=deleted)
+                rows = [h.entry for h in hits]
+            else:
+                rows = store.list_entries(source, limit, deleted, since=when)
+    if as_json:
+        doc = [_entry_json(e) for e in rows]
+        for record, hit in zip(doc, hits, strict=False):  # search fields, when searching
+            record.update(rank=hit.rank, in_title=hit.in_title, snippet=hit.snippet)
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no entries match" if search or since or source else "no entries stored")
+        return
+    click.echo(f"{'ID':>6}  {'STORY':>6}  {'PUBLISHED':<20}  {'SOURCE':<20}  TITLE")
+    snippets = {h.entry.id: h.snippet for h in hits}
+    for e in rows:
+        flag = " (deleted)" if e.deleted else ""
+        click.echo(
+            f"{e.id:>6}  {e.story_id:>6}  {iso(e.published):<20}  {e.source:<20}  {e.title}{flag}"
+        )
+        if snippets.get(e.id):
+            click.echo(f"{'':>6}  {snippets[e.id]}")
+
+
+@entries.command("delete", short_help="Delete entries for good (tombstones).")
+@click.argument("refs", nargs=-1, required=True, metavar="ENTRY...")
+@click.pass_obj
+def entries_delete(obj: Ctx, refs: tuple[str, ...]) -> None:
+    """Delete entries for good: ENTRY is an id from `feedsvc entries list`, or an atom:id.
+
+    A deleted entry leaves the published feed and stays deleted: re-ingesting its source does
+    not bring it back, and later copies of it from other sources are not published either.
+    Deleting a story's published copy deletes the whole story. The feed is republished.
+    """
+    with _errors():
+        config = obj.config()
+        with _pipeline(config) as pipe:
+            rows = [_find(pipe.store, ref) for ref in refs]
+            for row in rows:
+                ids = pipe.store.delete(row.id, pipe.clock())
+                if not ids:
+                    click.echo(f"entry {row.id} was already deleted")
+                elif len(ids) == 1:
+                    click.echo(f"deleted entry {row.id}: {row.title}")
+                else:
+                    click.echo(
+                        f"deleted story {row.id} and its {len(ids) - 1} other copies: {row.title}"
+                    )
+            _republish(pipe)
+
+
+# Commands that live in their own modules (they import the helpers above, hence down here).
+from feedsvc.cli_doctor import doctor  # noqa: E402
+from feedsvc.cli_sources import init, opml, sources  # noqa: E402
+
+for _command in (init, sources, opml, doctor):
+    cli.add_command(_command)
 
 
 @cli.group()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from feedsvc.dedup import DEFAULT_URL_RULES, UrlRules
 from feedsvc.errors import ConfigError
 from feedsvc.models import FeedSettings, Source, SourceKind
 
@@ -36,6 +37,7 @@ _SECTIONS: dict[str, frozenset[str]] = {
     "storage": frozenset({"path"}),
     "publish": frozenset({"dir"}),
     "server": frozenset({"host", "port", "max_age"}),
+    "ingest": frozenset({"parse_workers"}),
     "fetch": frozenset(
         {
             "timeout",
@@ -50,8 +52,9 @@ _SECTIONS: dict[str, frozenset[str]] = {
         }
     ),
     "daemon": frozenset({"watch"}),
+    "dedup": frozenset({"tracking_params", "keep_params"}),
 }
-_SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled"})
+_SOURCE_KEYS = frozenset({"name", "path", "url", "interval", "enabled", "priority", "tags"})
 _TOP_KEYS = frozenset(_SECTIONS) | {"sources"}
 
 
@@ -63,7 +66,9 @@ def documented_keys() -> list[str]:
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_PARAM_RE = re.compile(r"^[A-Za-z0-9._\[\]-]{1,64}\*?$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_TAG_MAX = 100  # characters in one tag (an OPML category path segment)
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,20 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    # Worker processes that parse local feed files while the main process stores: 0 = one per
+    # CPU (none on a single CPU), 1 = parse in the main process, N = N workers.
+    parse_workers: int = 0
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """Config ``[dedup]``: the query parameters canonical links drop (or keep)."""
+
+    url_rules: UrlRules = DEFAULT_URL_RULES
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration. ``path`` is the file it came from (None if built in code)."""
 
@@ -113,6 +132,12 @@ class Config:
     fetch: FetchSettings
     sources: tuple[Source, ...]
     daemon: DaemonSettings = DaemonSettings()
+    ingest: IngestSettings = IngestSettings()
+    dedup: DedupSettings = DedupSettings()
+
+    def priorities(self) -> dict[str, int]:
+        """Each configured source's ``priority`` (sources not listed have 0)."""
+        return {s.name: s.priority for s in self.sources}
 
     def source(self, name: str) -> Source:
         """The source called ``name``; ConfigError with a did-you-mean if there is none."""
@@ -186,6 +211,16 @@ class _Section:
             )
         return float(value)
 
+    def strings(self, name: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+        """An optional array of strings, each matching ``pattern`` (``what`` describes it)."""
+        value = self.data.get(name, [])
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.key(name)}: expected an array of strings, got {value!r}")
+        for item in value:
+            if not isinstance(item, str) or not pattern.match(item):
+                raise ConfigError(f"{self.key(name)}: expected {what}, got {item!r}")
+        return tuple(value)
+
     def flag(self, name: str, default: bool) -> bool:
         value = self.data.get(name, default)
         if not isinstance(value, bool):
@@ -249,14 +284,32 @@ def parse_source(
         MIN_INTERVAL if url is not None else MIN_LOCAL_INTERVAL,
     )
     enabled = sec.flag("enabled", True)
+    priority = sec.whole("priority", 0, -1000, 1000)
+    tags = _tags(data.get("tags", []), sec.key("tags"))
     if url is not None:
-        return Source(name, SourceKind.URL, _check_url(url, sec.key("url")), interval, enabled)
+        location = _check_url(url, sec.key("url"))
+        return Source(name, SourceKind.URL, location, interval, enabled, priority, tags)
     assert path is not None
     resolved = _resolve(base, path).resolve()
     # The kind is fixed by what is on disk now; a path that does not exist yet is taken as a
     # directory (an inbox to be created), and reading it reports the problem per source.
     kind = SourceKind.FILE if resolved.is_file() else SourceKind.DIRECTORY
-    return Source(name, kind, str(resolved), interval, enabled)
+    return Source(name, kind, str(resolved), interval, enabled, priority, tags)
+
+
+def _tags(value: object, key: str) -> tuple[str, ...]:
+    """``tags``: an array of non-empty strings (OPML categories), kept in order, once each."""
+    if not isinstance(value, list):
+        raise ConfigError(f'{key}: expected an array of strings such as ["news", "tech"]')
+    out: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip() or len(item) > _TAG_MAX:
+            raise ConfigError(
+                f"{key}: expected non-empty strings of at most {_TAG_MAX} characters, got {item!r}"
+            )
+        if item.strip() not in out:
+            out.append(item.strip())
+    return tuple(out)
 
 
 def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -> Config:
@@ -287,6 +340,13 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
     server = _Section("server", _table(raw, "server"), _SECTIONS["server"])
     fetch = _Section("fetch", _table(raw, "fetch"), _SECTIONS["fetch"])
     daemon = _Section("daemon", _table(raw, "daemon"), _SECTIONS["daemon"])
+    ingest = _Section("ingest", _table(raw, "ingest"), _SECTIONS["ingest"])
+    dedup = _Section("dedup", _table(raw, "dedup"), _SECTIONS["dedup"])
+    param = "a query parameter name (letters, digits, . _ - [ ]; a trailing * for a prefix)"
+    url_rules = DEFAULT_URL_RULES.with_config(
+        dedup.strings("tracking_params", _PARAM_RE, param),
+        dedup.strings("keep_params", _PARAM_RE, param),
+    )
 
     sources_raw = raw.get("sources", [])
     if not isinstance(sources_raw, list):
@@ -321,6 +381,8 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
         ),
         sources=sources,
         daemon=DaemonSettings(watch=daemon.flag("watch", True)),
+        ingest=IngestSettings(parse_workers=ingest.whole("parse_workers", 0, 0, 64)),
+        dedup=DedupSettings(url_rules),
     )
 
 

@@ -41,6 +41,7 @@ from feedsvc import schedule
 from feedsvc.config import Config, load_config
 from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.locks import InstanceLock, lock_path_for
+from feedsvc.metrics import Metrics
 from feedsvc.models import IngestReport, Source, SourceKind
 from feedsvc.pipeline import Pipeline
 from feedsvc.storage import SourceState, Store
@@ -86,8 +87,10 @@ class Daemon:
         rand: Callable[[], float] = random.random,
         publish_delay: float = PUBLISH_DELAY_S,
         ping_delays: tuple[float, ...] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
+        self.metrics = metrics  # counts runs and publishes for /metrics, when given
         self._ping_delays = ping_delays
         # WebSub topics a hub did not acknowledge, announced again after the next publish.
         self._pending_pings: list[str] = []
@@ -209,6 +212,8 @@ class Daemon:
             began = time.monotonic()
             report, next_due = self._ingest(src)
             log.info("%s", run_summary(report, time.monotonic() - began))
+            if self.metrics is not None:
+                self.metrics.observe_run(src, report)
             if report.changed:
                 self.request_publish()
         except Exception:  # a bug in one run must not stop the schedule of every source
@@ -276,10 +281,13 @@ class Daemon:
                     pipe = Pipeline(self.config, store, pending_pings=list(self._pending_pings))
                     if self._ping_delays is not None:
                         pipe.ping_delays = self._ping_delays
+                    began = time.monotonic()
                     try:
                         result = pipe.publish_site()
                     finally:
                         pipe.close()
+                    if self.metrics is not None:
+                        self.metrics.observe_publish(time.monotonic() - began)
                 self._pending_pings = list(pipe.pending_pings)
                 log.info(
                     "published %s (%d of %d files changed)",
@@ -405,8 +413,9 @@ def run_daemon(config_path: Path) -> bool:
     try:
         _check_database(config)
         check_bind(config.server.host, config.server.port)  # before any source runs
-        daemon = Daemon(config)
-        app = WebApp(config)
+        metrics = Metrics()
+        daemon = Daemon(config, metrics=metrics)
+        app = WebApp(config, metrics=metrics)
         reload_lock = threading.Lock()
 
         def reload() -> Config | None:

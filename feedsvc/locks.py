@@ -107,3 +107,21 @@ def publish_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def running_daemon(path: Path) -> int | None:
+    """The pid of the daemon holding the instance lock ``path``, or None when no process holds
+    it (the file may still exist: a stopped daemon leaves it behind, empty)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_pid(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # also drops the shared lock, if it was taken
+    return None

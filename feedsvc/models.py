@@ -30,6 +30,8 @@ class Source:
     location: str  # absolute path for DIRECTORY/FILE, the URL for URL
     interval_seconds: int = 3600
     enabled: bool = True
+    priority: int = 0  # higher wins: its copy of a story is the one published
+    tags: tuple[str, ...] = ()  # labels, e.g. the categories of an OPML import (issue 9)
 
     @property
     def path(self) -> Path:
@@ -159,6 +161,8 @@ class StoredEntry:
     published: datetime
     updated: datetime
     first_seen: datetime
+    original_id: str | None = None
+    deleted: bool = False  # tombstoned by `feedsvc entries delete`; never published again
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,9 @@ class Insert:
     story_of_key: str | None = None  # or: the key of an earlier Insert in the same plan
     rule: DupRule | None = None
     score: float | None = None
+    sketch: tuple[int, ...] = ()  # near-duplicate LSH keys to index (see feedsvc.neardup)
+    takeover: int | None = None  # entry id of the story head this entry replaces (priority)
+    displaced_atom_id: str | None = None  # the atom id the replaced head takes instead
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,8 @@ class Update:
     canonical_link: str | None
     fingerprint: str | None
     updated: datetime
+    rekey: str | None = None  # the entry's new identity key, when its id changed
+    sketch: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

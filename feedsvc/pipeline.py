@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -27,8 +29,10 @@ from feedsvc.concurrency import HostLimiter, interleave_by
 from feedsvc.config import Config
 from feedsvc.dedup import lookup_for, plan
 from feedsvc.discover import feed_links, looks_like_html
-from feedsvc.errors import FeedsvcError, FetchError, NetworkError, SourceError
+from feedsvc.errors import FeedsvcError, FetchError, NetworkError, ParseError, SourceError
 from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client, post_form
+from feedsvc.filestate import FileState
+from feedsvc.localread import FeedFileRead, read_feed_file, read_feed_files, workers_for
 from feedsvc.locks import publish_lock, publish_lock_path
 from feedsvc.models import (
     Article,
@@ -42,7 +46,7 @@ from feedsvc.models import (
 from feedsvc.parse import parse_feed
 from feedsvc.publish import PublishResult, SourceStories, publish_site
 from feedsvc.publish.files import remove_stale_temporaries
-from feedsvc.storage import SourceState, Store, iso
+from feedsvc.storage import RunCounts, SourceRun, SourceState, Store, iso
 from feedsvc.websub import DEFAULT_DELAYS, PingResult, ping_hub
 
 log = logging.getLogger("feedsvc.pipeline")
@@ -75,6 +79,9 @@ class Collected:
     gone: list[str] = field(default_factory=list)
     unchanged_files: int = 0
     forget_files: bool = False
+    # issue 8: a feed file's state to record, and its entries when it was skipped unchanged
+    feed_file: FileState | None = None
+    unchanged_entries: int = 0
 
 
 @dataclass
@@ -90,6 +97,9 @@ class Pipeline:
     pending_pings: list[str] = field(default_factory=list)
     last_ping: PingResult | None = None
     ping_delays: tuple[float, ...] = DEFAULT_DELAYS  # waits between retries of a hub ping
+    # Told (source name, entries new or updated) as each source of ingest_all finishes, on
+    # the calling thread: what a progress bar shows. Failed and held sources count 0.
+    progress: Callable[[str, int], None] | None = None
 
     def _client(self) -> httpx.Client:
         if self.client is None:
@@ -115,8 +125,12 @@ class Pipeline:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def collect(self, source: Source) -> Collected:
-        """Read or fetch and parse one source. Raises SourceError if nothing could be read."""
+    def collect(self, source: Source, *, read: FeedFileRead | None = None) -> Collected:
+        """Read or fetch and parse one source. Raises SourceError if nothing could be read.
+
+        A feed file unchanged since the last successful run is skipped (not read, or not
+        parsed; see :mod:`feedsvc.filestate`). ``read`` is a feed file already read ahead
+        (:func:`feedsvc.localread.read_feed_files`)."""
         out = Collected()
         if source.kind is SourceKind.DIRECTORY:
             state = self.store.source_state(source.name)
@@ -135,23 +149,21 @@ class Pipeline:
         elif source.kind is SourceKind.ARTICLE:
             out.articles.append(article_files.read_article_file(source.path, source.path.parent))
         elif source.kind is SourceKind.FILE:
-            try:
-                data = source.path.read_bytes()
-            except OSError as e:
-                raise SourceError(f"{source.path}: cannot read feed file: {e.strerror or e}") from e
-            self._parsed(out, data, {}, None, str(source.path))
+            path = str(source.path)
+            if read is None or read.path != path:
+                read = read_feed_file(path, self.store.feed_file(source.name, path))
+            if read.error is not None:
+                raise SourceError(read.error)
+            out.feed_file = read.state
+            if read.unchanged:
+                out.unchanged_entries = read.state.entries if read.state else 0
+            elif read.parsed is not None:
+                out.articles.extend(read.parsed.articles)
+                out.info = read.parsed.info
+                out.warnings.extend(read.parsed.warnings)
         else:
             raise AssertionError("URL sources go through ingest_all")
         return out
-
-    @staticmethod
-    def _parsed(
-        out: Collected, data: bytes, headers: dict[str, str], url: str | None, origin: str
-    ) -> None:
-        parsed = parse_feed(data, headers=headers, url=url, origin=origin)
-        out.articles.extend(parsed.articles)
-        out.info = parsed.info
-        out.warnings.extend(parsed.warnings)
 
     # --- one source --------------------------------------------------------------------------
 
@@ -161,9 +173,12 @@ class Pipeline:
         follows the fetch rules of :meth:`ingest_all` (``force`` as there)."""
         if source.kind is SourceKind.URL:
             return self.ingest_all([source], force=force)[0]
+        return self._ingest_local(source, None)
+
+    def _ingest_local(self, source: Source, read: FeedFileRead | None) -> IngestReport:
         started = self.clock()
         try:
-            got = self.collect(source)
+            got = self.collect(source, read=read)
         except FeedsvcError as e:
             report = IngestReport(source.name, started, self.clock(), errors=(str(e),))
             self._record_failure(source, report)
@@ -173,24 +188,22 @@ class Pipeline:
             with self.store.transaction() as run:
                 now = self.clock()
                 run.ensure_source(source.name, source.kind.value, source.location, now)
-                if source.kind is SourceKind.FILE:
+                if source.kind is SourceKind.FILE and not got.unchanged_entries:
                     run.set_feed_info(source.name, got.info)
-                existing = run.existing(source.name, lookup_for(got.articles))
-                intents = plan(
-                    source.name, got.articles, existing, now, feed_id=self.config.feed.id
-                )
-                counts = run.apply(source.name, intents, now)
+                counts = self._store_articles(run, source, got.articles, now)
                 if source.kind is SourceKind.DIRECTORY:
                     if got.forget_files:
                         run.forget_files(source.name)
                     run.record_files(source.name, got.stamps, got.gone)
+                if got.feed_file is not None:
+                    run.set_feed_file(source.name, str(source.path), got.feed_file)
                 report = IngestReport(
                     source=source.name,
                     started=started,
                     finished=self.clock(),
                     new=counts.new,
                     updated=counts.updated,
-                    unchanged=counts.unchanged + got.unchanged_files,
+                    unchanged=counts.unchanged + got.unchanged_files + got.unchanged_entries,
                     duplicates=counts.duplicates,
                     skipped=got.skipped,
                     not_modified=got.not_modified,
@@ -209,6 +222,24 @@ class Pipeline:
         for error in report.errors:
             log.warning("%s: %s", source.name, error)
         return report
+
+    def _store_articles(
+        self, run: SourceRun, source: Source, articles: Sequence[Article], now: datetime
+    ) -> RunCounts:
+        """Plan (pure) and apply one source's articles inside its transaction: the one place
+        local and URL sources meet the dedup rules."""
+        rules = self.config.dedup.url_rules
+        existing = run.existing(source.name, lookup_for(articles, rules))
+        intents = plan(
+            source.name,
+            articles,
+            existing,
+            now,
+            feed_id=self.config.feed.id,
+            rules=rules,
+            priorities=self.config.priorities(),
+        )
+        return run.apply(source.name, intents, now)
 
     def _record_failure(self, source: Source, report: IngestReport) -> None:
         log.warning("%s: %s", source.name, "; ".join(report.errors))
@@ -236,11 +267,23 @@ class Pipeline:
         sources = list(sources)
         reports: dict[int, IngestReport] = {}
         urls: list[tuple[int, Source]] = []
+        files = [src for src in sources if src.kind is SourceKind.FILE]
+        # Feed files are read and parsed ahead (on worker processes when that pays) while
+        # each source in turn is stored here.
+        reads = read_feed_files(
+            [(str(src.path), self.store.feed_file(src.name, str(src.path))) for src in files],
+            workers=workers_for(self.config.ingest.parse_workers, os.cpu_count()),
+        )
         for i, src in enumerate(sources):
             if src.kind is SourceKind.URL:
                 urls.append((i, src))
+            elif src.kind is SourceKind.FILE:
+                reports[i] = self._ingest_local(src, next(reads))
+                self._tick(src.name, reports[i])
             else:
                 reports[i] = self.ingest(src)
+                self._tick(src.name, reports[i])
+        reads.close()
         if urls:
             reports.update(self._ingest_urls(urls, force))
         return [reports[i] for i in range(len(sources))]
@@ -266,6 +309,7 @@ class Pipeline:
             if held:
                 log.info("%s: not fetched: %s", src.name, held)
                 out[i] = IngestReport(src.name, now, now, held=held)
+                self._tick(src.name, out[i])
             else:
                 todo.append((i, src))
         if not todo:
@@ -278,22 +322,28 @@ class Pipeline:
         failures: list[tuple[int, Fetched]] = []
         workers = min(self.config.fetch.max_connections, len(ordered))
         self._client()  # create the shared client before the threads use it
+        # Fetches run ahead of storing by at most this many responses: without a bound, fast
+        # servers fill memory with bodies waiting for this thread to parse them.
+        window = threading.BoundedSemaphore(2 * workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feedsvc-fetch") as pool:
             futures = {
-                pool.submit(self._fetch_source, src, states.get(src.name), limiter): i
+                pool.submit(self._fetch_source, src, states.get(src.name), limiter, window): i
                 for i, src in ordered
             }
             for fut in as_completed(futures):
                 i = futures[fut]
                 got = fut.result()  # a non-FeedsvcError in a worker is a bug: let it raise
+                window.release()
                 if got.error is not None:
                     failures.append((i, got))
+                    self._tick(got.source.name, None)
                     continue
                 report = self._store_fetched(got, states.get(got.source.name))
                 if report is None:
                     failures.append((i, got))
                 else:
                     out[i] = report
+                self._tick(got.source.name, report)
         down = polite.network_down(
             ((got.url, isinstance(got.error, NetworkError)) for _, got in failures), len(todo)
         )
@@ -306,10 +356,21 @@ class Pipeline:
             out[i] = self._record_url_failure(got, states.get(got.source.name), down)
         return out
 
+    def _tick(self, name: str, report: IngestReport | None) -> None:
+        if self.progress is not None:
+            self.progress(name, report.new + report.updated if report else 0)
+
     def _fetch_source(
-        self, source: Source, state: SourceState | None, limiter: HostLimiter
+        self,
+        source: Source,
+        state: SourceState | None,
+        limiter: HostLimiter,
+        window: threading.BoundedSemaphore | None = None,
     ) -> Fetched:
-        """The network part of a URL source run (runs on a worker thread; no storage)."""
+        """The network part of a URL source run (runs on a worker thread; no storage).
+        ``window`` is acquired first; the caller releases it once the result is stored."""
+        if window is not None:
+            window.acquire()
         started = self.clock()
         url = _url_for(source, state)
         same = state is not None and state.location == source.location
@@ -441,11 +502,7 @@ class Pipeline:
                 counts = None
                 if parsed is not None:
                     run.set_feed_info(source.name, parsed.info)
-                    existing = run.existing(source.name, lookup_for(parsed.articles))
-                    intents = plan(
-                        source.name, parsed.articles, existing, now, feed_id=self.config.feed.id
-                    )
-                    counts = run.apply(source.name, intents, now)
+                    counts = self._store_articles(run, source, parsed.articles, now)
                 report = IngestReport(
                     source=source.name,
                     started=got.started,
@@ -528,6 +585,57 @@ class Pipeline:
             log.error("%s: could not record the failure: %s", source.name, e)
         return report
 
+    # --- trying a source without storing (sources add, doctor) ------------------------------
+
+    def probe(self, source: Source, limiter: HostLimiter | None = None) -> Probe:
+        """Read or fetch and parse ``source`` as a run would (autodiscovery included), and
+        store nothing: what ``sources add`` checks before saving and ``doctor`` reports.
+
+        Never raises for a problem with the source: it is in :attr:`Probe.error`. URL sources
+        are fetched without validators, so the answer is never a 304. For URL sources it is
+        safe to call from several threads at once (sharing ``limiter``); local sources must be
+        probed on the thread that owns the store.
+        """
+        status: int | None = None
+        try:
+            if source.kind is SourceKind.DIRECTORY:
+                scan = article_files.scan_directory(source.path)
+                return Probe(source.location, entries=len(scan.articles), warnings=scan.errors)
+            if source.kind is not SourceKind.URL:
+                got = self.collect(source)
+                return Probe(
+                    source.location,
+                    title=got.info.title if got.info else None,
+                    entries=len(got.articles),
+                    warnings=tuple(got.warnings),
+                )
+            fetched = self._fetch_source(source, None, limiter or HostLimiter(1))
+            if fetched.error is not None:
+                raise fetched.error
+            result = fetched.result
+            assert result is not None
+            status = result.status
+            if polite.classify(result.status) is not polite.Verdict.OK:
+                phrase = _reason(result.status)
+                raise FetchError(
+                    f"{fetched.discovered or fetched.url}: HTTP {result.status}"
+                    + (f" {phrase}" if phrase else "")
+                )
+            parsed = parse_feed(
+                result.body, headers=result.headers, url=result.url, origin=fetched.url
+            )
+        except FeedsvcError as e:
+            return Probe(source.location, error=str(e), error_kind=_error_kind(e), status=status)
+        return Probe(
+            fetched.discovered or source.location,
+            title=parsed.info.title,
+            entries=len(parsed.articles),
+            warnings=parsed.warnings,
+            discovered_from=source.location if fetched.discovered else None,
+            final_url=result.url,
+            status=status,
+        )
+
     # --- publishing --------------------------------------------------------------------------
 
     def atom_path(self) -> Path:
@@ -580,6 +688,25 @@ class Pipeline:
         return ping_hub(post, hub, topics, delays=self.ping_delays)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What :meth:`Pipeline.probe` found: a source read and parsed, or why it could not be."""
+
+    location: str  # the feed to subscribe to: the discovered feed's URL for an HTML page
+    title: str | None = None  # the feed's own title (None for a folder of articles)
+    entries: int = 0
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    discovered_from: str | None = None  # the HTML page given, when autodiscovery was used
+    final_url: str | None = None  # where the fetch ended after redirects (URL sources)
+    status: int | None = None  # the final HTTP status, when a response arrived
+    error_kind: str | None = None  # "network", "fetch" (HTTP, limits), "parse" or "read"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
 @dataclass
 class Fetched:
     """What the network part of a URL source run produced (made on a worker thread)."""
@@ -590,6 +717,16 @@ class Fetched:
     result: FetchResult | None = None
     error: FeedsvcError | None = None
     discovered: str | None = None  # the feed an HTML page linked to, fetched instead
+
+
+def _error_kind(e: FeedsvcError) -> str:
+    if isinstance(e, NetworkError):
+        return "network"
+    if isinstance(e, FetchError):
+        return "fetch"
+    if isinstance(e, ParseError):
+        return "parse"
+    return "read"
 
 
 def _url_for(source: Source, state: SourceState | None) -> str:

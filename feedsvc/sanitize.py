@@ -12,8 +12,10 @@ an Atom document, and a single form feed would make that document unparsable.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+import threading
 from collections.abc import Sequence
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
@@ -24,6 +26,7 @@ __all__ = [
     "clean_html",
     "escape_paragraphs",
     "html_to_text",
+    "plain_title",
     "remove_xml_invalid",
     "safe_url",
     "text_title",
@@ -134,6 +137,43 @@ def safe_url(url: str | None, schemes: frozenset[str] = LINK_SCHEMES) -> str | N
     return cleaned
 
 
+def _resolve(url: str) -> str | None:
+    base: str | None = _base.url
+    if not base:
+        return url
+    # nh3 has already refused bad schemes in absolute URLs; check the joined URL again
+    # anyway, because urljoin and a browser may disagree about what is "relative" (a base
+    # with a script scheme, or a scheme hidden behind characters the WHATWG URL parser strips).
+    try:
+        joined = urljoin(base, url)
+    except ValueError:  # e.g. an invalid IPv6 literal in the URL
+        return None
+    return joined if _scheme(joined) in _URL_SCHEMES - {"data"} else None
+
+
+@functools.cache
+def _cleaners() -> tuple[nh3.Cleaner, nh3.Cleaner]:
+    """Two reusable nh3 cleaners (building one per call costs as much as half a clean):
+    one leaves relative URLs as they are, the other resolves them against ``_base.url``."""
+
+    def make(url_relative: nh3.UrlRelative) -> nh3.Cleaner:
+        return nh3.Cleaner(
+            tags=set(_TAGS),
+            clean_content_tags=set(_CLEAN_CONTENT_TAGS),
+            attributes={tag: set(names) for tag, names in _ATTRIBUTES.items()},
+            attribute_filter=_attribute_filter,
+            url_schemes=set(_URL_SCHEMES),
+            url_relative=url_relative,
+            strip_comments=True,
+        )
+
+    return make("pass_through"), make(_resolve)
+
+
+# The base URL of the clean_html() call running on this thread (see _resolve).
+_base = threading.local()
+
+
 def remove_xml_invalid(s: str) -> str:
     """Remove characters that XML 1.0 forbids (controls, U+FFFE, U+FFFF, lone surrogates)."""
     return _XML_INVALID.sub("", s)
@@ -154,32 +194,14 @@ def clean_html(html: str, base_url: str | None = None) -> str:
     does not truncate.
     """
     if base_url:
-        base = base_url
-
-        def resolve(url: str) -> str | None:
-            # nh3 has already refused bad schemes in absolute URLs; check the joined URL
-            # again anyway, because urljoin and a browser may disagree about what is
-            # "relative" (a base with a script scheme, or a scheme hidden behind characters
-            # the WHATWG URL parser strips).
-            try:
-                joined = urljoin(base, url)
-            except ValueError:  # e.g. an invalid IPv6 literal in the URL
-                return None
-            return joined if _scheme(joined) in _URL_SCHEMES - {"data"} else None
-
-        url_relative: nh3.UrlRelative = resolve
+        # nh3 calls back into Python for each relative URL, on this thread, during clean().
+        _base.url = base_url
+        try:
+            cleaned = _cleaners()[1].clean(remove_xml_invalid(html))
+        finally:
+            _base.url = None
     else:
-        url_relative = "pass_through"
-    cleaned = nh3.clean(
-        remove_xml_invalid(html),
-        tags=set(_TAGS),
-        clean_content_tags=set(_CLEAN_CONTENT_TAGS),
-        attributes={tag: set(names) for tag, names in _ATTRIBUTES.items()},
-        attribute_filter=_attribute_filter,
-        url_schemes=set(_URL_SCHEMES),
-        url_relative=url_relative,
-        strip_comments=True,
-    )
+        cleaned = _cleaners()[0].clean(remove_xml_invalid(html))
     # The serializer writes U+00A0 as "&nbsp;", an entity XML does not know; the character
     # itself is equivalent HTML and keeps the fragment embeddable in XHTML/XML. (A literal
     # "&nbsp;" in the source text is serialized as "&amp;nbsp;", which this does not touch.)
@@ -261,3 +283,11 @@ def html_to_text(html: str) -> str:
 def text_title(s: str) -> str:
     """A title as plain text: markup stripped, entities decoded, whitespace collapsed."""
     return _WS.sub(" ", html_to_text(s)).strip()
+
+
+def plain_title(s: str) -> str:
+    """A plain-text title as one line: XML-invalid characters removed, whitespace collapsed.
+
+    Equal to ``text_title(html.escape(s, quote=False))``, but with no HTML parser to run.
+    """
+    return " ".join(remove_xml_invalid(s).split())

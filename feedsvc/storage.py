@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import html
 import json
 import os
+import re
 import secrets
 import sqlite3
 import time
@@ -28,9 +30,12 @@ from urllib.parse import quote
 import sqlite_utils
 from sqlite_utils.db import Table
 
-from feedsvc.dedup import Existing, Lookup
+from feedsvc import neardup
+from feedsvc.dedup import POSTINGS_LIMIT, Candidate, Existing, Lookup, candidate_ids
 from feedsvc.errors import StorageError
+from feedsvc.filestate import FileState, Signature
 from feedsvc.models import (
+    DupRule,
     Enclosure,
     FeedInfo,
     FileStamp,
@@ -45,6 +50,10 @@ from feedsvc.models import (
 )
 
 BUSY_TIMEOUT_S = 30.0
+POSTINGS_SQL = "SELECT entry_id FROM dedup_keys WHERE key = ? ORDER BY entry_id DESC LIMIT ?"
+"""The near-duplicate candidate lookup: a range read of the ``dedup_keys`` primary key."""
+FTS_COLUMNS = ("title", "summary_html", "content_html")  # indexed for search, in this order
+FTS_WEIGHTS = (10.0, 3.0, 1.0)  # bm25 weights of those columns: a word in a title counts most
 MIGRATIONS = sqlite_utils.Migrations("feedsvc")
 
 
@@ -181,12 +190,120 @@ def m007_publish_state(db: sqlite_utils.Database) -> None:
     db.execute("INSERT OR IGNORE INTO publish_state (id) VALUES (1)")
 
 
+@MIGRATIONS()
+def m008_feed_files(db: sqlite_utils.Database) -> None:
+    """Issue 8, performance: what the last successful run read from a feed file source, so
+    that an unchanged file is neither read nor parsed again (see feedsvc.filestate)."""
+    db.execute(
+        """
+        CREATE TABLE feed_files (
+            source TEXT PRIMARY KEY,
+            path TEXT NOT NULL,  -- the file the record is about (a source may be moved)
+            sha256 TEXT NOT NULL,
+            size INTEGER,  -- the stat signature; NULL when it was too fresh to trust
+            mtime_ns INTEGER,
+            ctime_ns INTEGER,
+            inode INTEGER,
+            entries INTEGER NOT NULL,  -- entries the file gave, reported as unchanged
+            reader TEXT NOT NULL  -- the feedsvc version that read it
+        )
+        """
+    )
+
+
+@MIGRATIONS()
+def m004_dedup(db: sqlite_utils.Database) -> None:
+    """Near-duplicate index, tombstones and recorded splits (issue 5).
+
+    ``dedup_keys`` is the LSH index: one row per (sketch key, entry), clustered by key so a
+    lookup is a range read, never a scan. ``entries.sketch`` remembers an entry's keys so an
+    update can remove exactly them. ``entries.deleted`` is the tombstone: the row stays, so a
+    re-ingest finds it and later copies join its (unpublished) story. ``dedup_splits``
+    records each `dupes split`.
+    """
+    db.execute("ALTER TABLE entries ADD COLUMN sketch TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE entries ADD COLUMN deleted TEXT")
+    db.execute(
+        """
+        CREATE TABLE dedup_keys (
+            key INTEGER NOT NULL,
+            entry_id INTEGER NOT NULL,
+            PRIMARY KEY (key, entry_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE dedup_splits (
+            id INTEGER PRIMARY KEY,
+            entry_id INTEGER NOT NULL,
+            story_id INTEGER NOT NULL,
+            split_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_dedup_splits_entry ON dedup_splits(entry_id)")
+    # Index what is already stored, so entries ingested before this upgrade are found too.
+    rows = db.execute("SELECT id, content_html, summary_html FROM entries").fetchall()
+    for entry_id, content, summary in rows:
+        prof = neardup.profile(content or summary or "")
+        if prof is not None:
+            _index_sketch(db.conn, entry_id, prof.sketch)
+
+
+def _index_sketch(conn: sqlite3.Connection, entry_id: int, sketch: Sequence[int]) -> None:
+    conn.execute("UPDATE entries SET sketch = ? WHERE id = ?", [json.dumps(list(sketch)), entry_id])
+    conn.executemany(
+        "INSERT OR IGNORE INTO dedup_keys (key, entry_id) VALUES (?, ?)",
+        [(k, entry_id) for k in sketch],
+    )
+
+
+def _unindex_sketch(conn: sqlite3.Connection, entry_id: int) -> None:
+    row = conn.execute("SELECT sketch FROM entries WHERE id = ?", [entry_id]).fetchone()
+    old = json.loads(row[0]) if row and row[0] else []
+    conn.executemany(
+        "DELETE FROM dedup_keys WHERE key = ? AND entry_id = ?", [(k, entry_id) for k in old]
+    )
+
+
+@MIGRATIONS()
+def m009_entries_fts(db: sqlite_utils.Database) -> None:
+    """Issue 9: full-text search of entries (SQLite FTS5, Porter stemming), kept in sync by
+    triggers. Self-contained: a new virtual table over ``entries`` and three triggers.
+
+    sqlite-utils creates and fills the index; the triggers are our own because its update
+    trigger fires on *any* update of a row, and every run updates ``last_seen`` of every
+    unchanged entry: that would re-index each unchanged body on every run. Ours fire only
+    when an indexed column changes.
+    """
+    db.table("entries").enable_fts(
+        list(FTS_COLUMNS), fts_version="FTS5", create_triggers=False, tokenize="porter"
+    )
+    cols = ", ".join(FTS_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+    delete = (
+        f"INSERT INTO entries_fts (entries_fts, rowid, {cols}) VALUES ('delete', old.id, {old});"
+    )
+    insert = f"INSERT INTO entries_fts (rowid, {cols}) VALUES (new.id, {new});"
+    db.execute(f"CREATE TRIGGER entries_fts_ai AFTER INSERT ON entries BEGIN {insert} END")
+    db.execute(f"CREATE TRIGGER entries_fts_ad AFTER DELETE ON entries BEGIN {delete} END")
+    db.execute(
+        f"CREATE TRIGGER entries_fts_au AFTER UPDATE OF {cols} ON entries "
+        f"BEGIN {delete} {insert} END"
+    )
+
+
 def iso(d: datetime) -> str:
     """Stored form of a datetime: UTC, whole seconds, ``Z``; sorts as text."""
     return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(s: str) -> datetime:
+    """The inverse of :func:`iso`."""
+    if len(s) == 20 and s[10] == "T" and s[19] == "Z":  # iso()'s own form: the fast way
+        return datetime.fromisoformat(s)
     return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
@@ -227,6 +344,13 @@ def _storable(text: str) -> str:
     """``text`` with any lone surrogate (undecodable bytes of a file name) escaped: SQLite
     stores Unicode only, and a message must never be what makes a run fail."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _owe_publish(db: sqlite_utils.Database) -> None:
+    """Note, in the transaction that changes what is published, that a publish is owed until
+    one records it (m007_publish_state): a process killed between its commit and its publish
+    leaves the next ingest to publish."""
+    db.execute("UPDATE publish_state SET changes = changes + 1 WHERE id = 1")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -335,6 +459,57 @@ class SourceState:
 
 
 @dataclass(frozen=True)
+class SearchHit:
+    """One entry found by :meth:`Store.search`."""
+
+    entry: EntryRow
+    rank: float  # bm25 relevance, higher is better
+    in_title: bool  # every word of the search is in the title
+    snippet: str | None  # a passage of the body, matches in [brackets], markup removed
+
+
+def _entry_filters(
+    source: str | None, since: datetime | None, deleted: bool
+) -> tuple[list[str], list[Any]]:
+    """WHERE terms (on ``e``, the entries table) for the entries listings."""
+    where: list[str] = []
+    params: list[Any] = []
+    if source is not None:
+        where.append("e.source = ?")
+        params.append(source)
+    if since is not None:
+        where.append("e.published >= ?")
+        params.append(iso(since))
+    if not deleted:
+        where.append("e.deleted IS NULL")
+    return where, params
+
+
+_FTS_TOKEN = re.compile(r"\S+")
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 query matching every word of ``text``, each taken literally (a quoted string;
+    a trailing ``*`` keeps its meaning of "any word starting with")."""
+    terms = []
+    for token in _FTS_TOKEN.findall(text):
+        prefix = token.endswith("*") and len(token) > 1
+        word = token.rstrip("*") if prefix else token
+        terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    if not terms:
+        raise StorageError("search: give at least one word")
+    return " ".join(terms)
+
+
+def _plain_snippet(snippet: str) -> str:
+    """A snippet of indexed HTML as text: tags, and tags cut in half at either end, removed."""
+    text = re.sub(r"<[^<>]*>", " ", snippet)
+    text = re.sub(r"^[^<>]*>", "", text)
+    text = re.sub(r"<[^<>]*$", "", text)
+    return " ".join(html.unescape(text).split())
+
+
+@dataclass(frozen=True)
 class RunCounts:
     new: int = 0
     updated: int = 0
@@ -359,6 +534,10 @@ class Store:
             _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # Up to 64 MiB of page cache (allocated only as used; the default is 2 MiB): the
+            # near-duplicate index is written at random places, and with a small cache each
+            # write reads its page again as the database grows (bench/dedup_bench.py).
+            conn.execute("PRAGMA cache_size=-65536")
             self._migrate()
         except sqlite3.DatabaseError as e:
             conn.close()
@@ -454,7 +633,7 @@ class Store:
             """
             SELECT e.*, s.feed_info AS feed_info FROM entries e
             JOIN sources s ON s.name = e.source
-            WHERE e.story_id = e.id
+            WHERE e.story_id = e.id AND e.deleted IS NULL
             ORDER BY e.published DESC, e.atom_id ASC
             LIMIT ?
             """,
@@ -475,9 +654,11 @@ class Store:
 
         A story stored later always comes after every existing one (rows are numbered as
         they are inserted and never deleted), which is what keeps RFC 5005 archive pages
-        stable. Loads them all: memory grows with the number of stories.
+        stable. Loads them all: memory grows with the number of stories. Deleted stories
+        (tombstones) are left out: deleting one is the one thing that changes a complete
+        archive page, because the user asked for it to be gone everywhere.
         """
-        return self._entries("e.story_id = e.id", "e.id ASC", [])
+        return self._entries("e.story_id = e.id AND e.deleted IS NULL", "e.id ASC", [])
 
     @_reads
     def source_entries(self, source: str, limit: int) -> list[PublishedEntry]:
@@ -487,7 +668,9 @@ class Store:
         from another source (a per-source feed shows what that source said).
         """
         return self._entries(
-            "e.source = ?", "e.published DESC, e.atom_id ASC LIMIT ?", [source, limit]
+            "e.source = ? AND e.deleted IS NULL",
+            "e.published DESC, e.atom_id ASC LIMIT ?",
+            [source, limit],
         )
 
     @_reads
@@ -563,11 +746,83 @@ class Store:
                 return state
         return None
 
+    def feed_infos(self) -> dict[str, FeedInfo]:
+        """The feed metadata (title, site link, ...) last parsed for each source that has any."""
+        rows = self.db.execute(
+            "SELECT name, feed_info FROM sources WHERE feed_info IS NOT NULL"
+        ).fetchall()
+        return {name: _feed_info(json.loads(blob)) for name, blob in rows if blob}
+
+    def feed_file(self, source: str, path: str) -> FileState | None:
+        """What the last successful run of the feed file source read from ``path``; None when
+        there is no record for that path, or when the entries it gave are no longer stored
+        (deleted, or a restored database), so that the file is read again."""
+        row = self.db.execute(
+            """
+            SELECT sha256, size, mtime_ns, ctime_ns, inode, entries, reader FROM feed_files f
+            WHERE source = ? AND path = ?
+                AND (entries = 0 OR EXISTS (SELECT 1 FROM entries e WHERE e.source = f.source))
+            """,
+            [source, path],
+        ).fetchone()
+        if row is None:
+            return None
+        sha, size, mtime, ctime, inode, entries, reader = row
+        signature = Signature(size, mtime, ctime, inode) if size is not None else None
+        return FileState(sha, signature, entries=entries, reader=reader)
+
+    def search(
+        self,
+        text: str,
+        *,
+        source: str | None = None,
+        since: datetime | None = None,
+        limit: int = 20,
+        deleted: bool = False,
+    ) -> list[SearchHit]:
+        """Stored entries matching ``text``, best first.
+
+        ``text`` is words (all must occur, stemmed: "mills" finds "mill"; ``word*`` is a
+        prefix), never FTS5 syntax: quotes and operators in it are taken literally. Ranked
+        by: every word in the title first, then bm25 with the title weighed over the summary
+        over the body (:data:`FTS_WEIGHTS`), then the newest. ``source`` and ``since`` (on
+        the published date) narrow the result; tombstoned entries only with ``deleted``.
+        """
+        query = fts_query(text)
+        where = [f"AND {w}" for w in _entry_filters(source, since, deleted)[0]]
+        params = _entry_filters(source, since, deleted)[1]
+        cols = ", ".join(f"e.{c.strip()}" for c in _ENTRY_COLS.split(","))
+        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+        sql = f"""
+            SELECT {cols}, bm25(entries_fts, {weights}) AS score,
+                e.id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?) AS in_title,
+                snippet(entries_fts, {FTS_COLUMNS.index("content_html")}, '[', ']', '...', 12)
+            FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
+            WHERE entries_fts MATCH ? {" ".join(where)}
+            ORDER BY in_title DESC, score ASC, e.published DESC, e.id DESC
+            LIMIT ?
+        """
+        try:
+            rows = self.db.execute(sql, [f"title : ({query})", query, *params, limit]).fetchall()
+        except sqlite3.OperationalError as e:  # a query FTS5 cannot take: a clear error
+            raise StorageError(f"search {text!r}: {e}") from e
+        n = len(_ENTRY_COLS.split(","))
+        return [
+            SearchHit(
+                entry=_entry_row(r[:n]),
+                rank=-r[n],
+                in_title=bool(r[n + 1]),
+                snippet=_plain_snippet(r[n + 2]) if r[n + 2] else None,
+            )
+            for r in rows
+        ]
+
     @_reads
     def counts(self) -> dict[str, int]:
-        """Totals: stored entries, published stories, duplicates."""
+        """Totals: stored entries, published stories (deleted ones excluded), duplicates."""
         row = self.db.execute(
-            "SELECT count(*), sum(story_id = id), sum(story_id != id) FROM entries"
+            "SELECT count(*), sum(story_id = id AND deleted IS NULL), sum(story_id != id) "
+            "FROM entries"
         ).fetchone()
         return {"entries": row[0] or 0, "stories": row[1] or 0, "duplicates": row[2] or 0}
 
@@ -597,6 +852,187 @@ class Store:
         except sqlite3.Error as e:
             _rollback(self.db.conn)
             raise StorageError(f"{self.path}: cannot record the publish: {e}{_hint(e)}") from e
+
+    # --- explain, undo, delete (feedsvc dupes / entries) ----------------------------------
+
+    def entry(self, ref: str) -> EntryRow | None:
+        """The entry ``ref`` names: its numeric id (as listed), else its atom:id."""
+        where, value = ("id = ?", int(ref)) if ref.isdigit() else ("atom_id = ?", ref)
+        row = self.db.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE {where}", [value]
+        ).fetchone()
+        return _entry_row(row) if row else None
+
+    def list_entries(
+        self,
+        source: str | None = None,
+        limit: int = 50,
+        deleted: bool = False,
+        since: datetime | None = None,
+    ) -> list[EntryRow]:
+        """The newest entries (by published date), optionally of one source and published
+        since ``since``; tombstoned ones only when ``deleted``."""
+        where, params = _entry_filters(source, since, deleted)
+        sql = (
+            f"SELECT {_ENTRY_COLS} FROM entries e WHERE {' AND '.join(['1', *where])} "
+            "ORDER BY published DESC, id DESC LIMIT ?"
+        )
+        return [_entry_row(r) for r in self.db.execute(sql, [*params, limit]).fetchall()]
+
+    def stories_with_copies(self, limit: int = 1000) -> list[StoryRow]:
+        """Stories with more than one stored copy, newest first (deleted ones left out)."""
+        heads = self.db.execute(
+            f"""
+            SELECT {_ENTRY_COLS} FROM entries h
+            WHERE h.story_id = h.id AND h.deleted IS NULL
+              AND EXISTS (SELECT 1 FROM entries c WHERE c.story_id = h.id AND c.id != h.id)
+            ORDER BY h.published DESC, h.id DESC LIMIT ?
+            """,
+            [limit],
+        ).fetchall()
+        out = []
+        for head in heads:
+            copies = self.db.execute(
+                f"SELECT {_ENTRY_COLS} FROM entries WHERE story_id = ? AND id != ? ORDER BY id",
+                [head[0], head[0]],
+            ).fetchall()
+            out.append(StoryRow(_entry_row(head), tuple(_entry_row(c) for c in copies)))
+        return out
+
+    def members(self, story_id: int) -> list[EntryRow]:
+        rows = self.db.execute(
+            f"SELECT {_ENTRY_COLS} FROM entries WHERE story_id = ? ORDER BY id", [story_id]
+        ).fetchall()
+        return [_entry_row(r) for r in rows]
+
+    def split(self, entry_id: int, new_head: int | None, now: datetime) -> None:
+        """Take ``entry_id`` out of its story: it becomes a story of its own, and the split is
+        recorded. When it was the story's published copy, ``new_head`` (chosen by the caller,
+        see :func:`feedsvc.dedup.choose_head`) becomes the rest's published copy.
+
+        Later ingests keep it split: stored entries are never re-matched (edits are updates of
+        a copy in its own story), and the recorded split is what `dupes` reports.
+        """
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT story_id FROM entries WHERE id = ?", [entry_id]
+            ).fetchone()
+            if row is None:
+                raise StorageError(f"no entry {entry_id}")
+            story = row[0]
+            if story == entry_id:
+                if new_head is None:
+                    raise StorageError(f"entry {entry_id} is the only copy of its story")
+                self.db.execute(
+                    "UPDATE entries SET story_id = ? WHERE story_id = ? AND id != ?",
+                    [new_head, entry_id, entry_id],
+                )
+                self.db.execute(
+                    "UPDATE entries SET dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                    [new_head],
+                )
+            self.db.execute(
+                "UPDATE entries SET story_id = id, dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                [entry_id],
+            )
+            self.db.execute(
+                "INSERT INTO dedup_splits (entry_id, story_id, split_at) VALUES (?, ?, ?)",
+                [entry_id, story, iso(now)],
+            )
+            _owe_publish(self.db)
+
+    def delete(self, entry_id: int, now: datetime) -> list[int]:
+        """Tombstone an entry: it is never published again, and re-ingesting its source does
+        not bring it back (the row stays, so it is still recognised). Deleting a story's
+        published copy deletes the whole story, every copy. Returns the ids tombstoned now."""
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT story_id FROM entries WHERE id = ?", [entry_id]
+            ).fetchone()
+            if row is None:
+                raise StorageError(f"no entry {entry_id}")
+            where = "story_id = ?" if row[0] == entry_id else "id = ?"
+            ids = [
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT id FROM entries WHERE {where} AND deleted IS NULL ORDER BY id",
+                    [entry_id],
+                ).fetchall()
+            ]
+            self.db.execute(
+                f"UPDATE entries SET deleted = ? WHERE {where} AND deleted IS NULL",
+                [iso(now), entry_id],
+            )
+            _owe_publish(self.db)
+        return ids
+
+    def dedup_counts(self) -> dict[str, Any]:
+        """Live (not deleted) copies per dedup rule, recorded splits, tombstoned entries."""
+        rules = {r.value: 0 for r in DupRule}
+        for rule, n in self.db.execute(
+            "SELECT dup_rule, count(*) FROM entries "
+            "WHERE dup_rule IS NOT NULL AND deleted IS NULL GROUP BY dup_rule"
+        ).fetchall():
+            rules[rule] = n
+        splits = self.db.execute("SELECT count(*) FROM dedup_splits").fetchone()[0]
+        deleted = self.db.execute(
+            "SELECT count(*) FROM entries WHERE deleted IS NOT NULL"
+        ).fetchone()[0]
+        return {"rules": rules, "splits": splits, "deleted": deleted}
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One stored entry as `feedsvc entries` and `feedsvc dupes` show it."""
+
+    id: int
+    source: str
+    key: str
+    atom_id: str
+    title: str
+    link: str | None
+    story_id: int
+    rule: str | None
+    score: float | None
+    published: datetime
+    first_seen: datetime
+    deleted: bool
+
+    @property
+    def is_head(self) -> bool:
+        """Whether this entry is its story's published copy."""
+        return self.story_id == self.id
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """A story with more than one stored copy."""
+
+    head: EntryRow
+    copies: tuple[EntryRow, ...]  # the other members, in the order they were stored
+
+
+_ENTRY_COLS = (
+    "id, source, key, atom_id, title, link, story_id, dup_rule, dup_score, published, "
+    "first_seen, deleted"
+)
+
+
+def _entry_row(row: Sequence[Any]) -> EntryRow:
+    return EntryRow(
+        id=row[0],
+        source=row[1],
+        key=row[2],
+        atom_id=row[3],
+        title=row[4],
+        link=row[5],
+        story_id=row[6],
+        rule=row[7],
+        score=row[8],
+        published=parse_iso(row[9]),
+        first_seen=parse_iso(row[10]),
+        deleted=row[11] is not None,
+    )
 
 
 def _published(r: dict[str, Any]) -> PublishedEntry:
@@ -642,12 +1078,14 @@ def _stored(r: dict[str, Any]) -> StoredEntry:
         published=parse_iso(r["published"]),
         updated=parse_iso(r["updated"]),
         first_seen=parse_iso(r["first_seen"]),
+        original_id=r["original_id"],
+        deleted=r["deleted"] is not None,
     )
 
 
 _STORED_COLS = (
     "id, source, key, atom_id, story_id, content_hash, canonical_link, fingerprint, "
-    "published, updated, first_seen"
+    "published, updated, first_seen, original_id, deleted"
 )
 
 
@@ -706,13 +1144,61 @@ class SourceRun:
             "SELECT atom_id FROM entries WHERE atom_id IN (SELECT value FROM json_each(?))",
             [json.dumps(sorted(lookup.original_ids))],
         ).fetchall()
+        by_source_link: dict[str, StoredEntry] = {}
+        for e in self._select(
+            "source = ? AND canonical_link IN ({marks}) ORDER BY id", sorted(lookup.links), [source]
+        ):
+            by_source_link.setdefault(e.canonical_link or "", e)
+        postings = self.postings(lookup.sketch_keys)
+        wanted = candidate_ids(lookup, postings) | {e.id for e in by_source_link.values()}
+        bodies = self.bodies(wanted)
+        by_original_id = first_by("original_id", lookup.original_ids)
+        by_link = first_by("canonical_link", lookup.links)
+        by_fingerprint = first_by("fingerprint", lookup.fingerprints)
+        story_ids = {
+            e.story_id
+            for group in (by_original_id, by_link, by_fingerprint)
+            for e in group.values()
+        } | {c.entry.story_id for c in bodies.values()}
+        stories = {e.id: e for e in self._select("id IN ({marks})", [str(i) for i in story_ids])}
         return Existing(
             by_key=by_key,
-            by_original_id=first_by("original_id", lookup.original_ids),
-            by_link=first_by("canonical_link", lookup.links),
-            by_fingerprint=first_by("fingerprint", lookup.fingerprints),
+            by_original_id=by_original_id,
+            by_link=by_link,
+            by_fingerprint=by_fingerprint,
             taken_atom_ids=frozenset(r[0] for r in taken_rows),
+            by_source_link=by_source_link,
+            postings=postings,
+            bodies=bodies,
+            stories=stories,
         )
+
+    def postings(self, keys: frozenset[int]) -> dict[int, list[int]]:
+        """For each sketch key, the newest :data:`POSTINGS_LIMIT` entries indexed under it.
+
+        One range read of the ``dedup_keys`` primary key per key: the cost depends on the
+        number of keys asked about, not on the number of entries stored.
+        """
+        out: dict[int, list[int]] = {}
+        for key in sorted(keys):
+            rows = self.db.execute(POSTINGS_SQL, [key, POSTINGS_LIMIT]).fetchall()
+            if rows:
+                out[key] = [r[0] for r in rows]
+        return out
+
+    def bodies(self, ids: set[int]) -> dict[int, Candidate]:
+        """The stored entries ``ids`` with their bodies, for exact similarity checks."""
+        out: dict[int, Candidate] = {}
+        names = [*_STORED_COLS.split(", "), "content_html", "summary_html"]
+        cols = _STORED_COLS + ", content_html, summary_html"
+        for i in range(0, len(ids), 500):
+            chunk = sorted(ids)[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {cols} FROM entries WHERE id IN ({marks})"
+            for row in self.db.execute(sql, chunk).fetchall():
+                r = dict(zip(names, row, strict=True))
+                out[r["id"]] = Candidate(_stored(r), r["content_html"] or r["summary_html"] or "")
+        return out
 
     def ensure_source(self, name: str, kind: str, location: str, now: datetime) -> None:
         self.db.execute(
@@ -786,7 +1272,6 @@ class SourceRun:
     def apply(self, source: str, intents: Sequence[Intent], now: datetime) -> RunCounts:
         """Carry out a dedup plan. Returns what was done."""
         counts = {"new": 0, "updated": 0, "unchanged": 0, "duplicates": 0}
-        entries = self.db.table("entries")
         ids_by_key: dict[str, int] = {}
         for intent in intents:
             if isinstance(intent, Unchanged):
@@ -803,10 +1288,15 @@ class SourceRun:
                     content_hash=intent.content_hash,
                     canonical_link=intent.canonical_link,
                     fingerprint=intent.fingerprint,
+                    original_id=intent.article.original_id,
                     updated=iso(intent.updated),
                     last_seen=iso(now),
                 )
-                entries.update(intent.entry_id, row)
+                if intent.rekey is not None:
+                    row["key"] = intent.rekey
+                _update_row(self.db.conn, "entries", intent.entry_id, row)
+                _unindex_sketch(self.db.conn, intent.entry_id)
+                _index_sketch(self.db.conn, intent.entry_id, intent.sketch)
             elif isinstance(intent, Insert):
                 story = intent.story_of
                 if story is None and intent.story_of_key is not None:
@@ -828,17 +1318,61 @@ class SourceRun:
                     first_seen=iso(now),
                     last_seen=iso(now),
                 )
-                entry_id = int(entries.insert(row).last_pk or 0)
+                if intent.takeover is not None:
+                    # Free the story's atom id: the displaced head takes the new entry's own.
+                    self.db.execute(
+                        "UPDATE entries SET atom_id = ? WHERE id = ?",
+                        [intent.displaced_atom_id, intent.takeover],
+                    )
+                entry_id = _insert_row(self.db.conn, "entries", row)
+                _index_sketch(self.db.conn, entry_id, intent.sketch)
                 if story is None:
                     self.db.execute("UPDATE entries SET story_id = id WHERE id = ?", [entry_id])
                     counts["new"] += 1
                 else:
+                    # A copy shares its story's tombstone: a deleted story stays deleted.
+                    self.db.execute(
+                        "UPDATE entries SET deleted = (SELECT deleted FROM entries WHERE id = ?) "
+                        "WHERE id = ?",
+                        [story, entry_id],
+                    )
                     counts["duplicates"] += 1
+                if intent.takeover is not None:
+                    self.db.execute(
+                        "UPDATE entries SET story_id = ? WHERE story_id = ?",
+                        [entry_id, intent.takeover],
+                    )
+                    self.db.execute(
+                        "UPDATE entries SET dup_rule = NULL, dup_score = NULL WHERE id = ?",
+                        [entry_id],
+                    )
+                    self.db.execute(
+                        "UPDATE entries SET dup_rule = ?, dup_score = ? WHERE id = ?",
+                        [row["dup_rule"], row["dup_score"], intent.takeover],
+                    )
                 ids_by_key[intent.article.key] = entry_id
         if counts["new"] or counts["updated"] or counts["duplicates"]:
-            # In the same transaction as the change: a publish is owed until one records it.
-            self.db.execute("UPDATE publish_state SET changes = changes + 1 WHERE id = 1")
+            _owe_publish(self.db)
         return RunCounts(**counts)
+
+    def set_feed_file(self, source: str, path: str, state: FileState) -> None:
+        """Record what this run read from the feed file source's ``path``."""
+        sig = state.signature
+        self.db.execute(
+            """
+            INSERT OR REPLACE INTO feed_files
+                (source, path, sha256, size, mtime_ns, ctime_ns, inode, entries, reader)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                source,
+                path,
+                state.sha256,
+                *((sig.size, sig.mtime_ns, sig.ctime_ns, sig.inode) if sig else (None,) * 4),
+                state.entries,
+                state.reader,
+            ],
+        )
 
     def record_run(
         self, report: IngestReport, next_due: datetime | None = None, *, count_failure: bool = True
@@ -904,6 +1438,28 @@ _FETCH_COLUMNS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+@functools.lru_cache(maxsize=64)
+def _update_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+
+
+def _insert_row(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> int:
+    """Insert one row; its new id. (sqlite-utils' Table.insert inspects the table's schema on
+    every call, which cost more than the insert itself; the statement text is cached here and
+    in sqlite3's statement cache.)"""
+    cursor = conn.execute(_insert_sql(table, tuple(row)), tuple(row.values()))
+    return int(cursor.lastrowid or 0)
+
+
+def _update_row(conn: sqlite3.Connection, table: str, row_id: int, row: dict[str, Any]) -> None:
+    conn.execute(_update_sql(table, tuple(row)), (*row.values(), row_id))
+
+
 def _opt(d: datetime | None) -> str | None:
     return iso(d) if d else None
 
@@ -966,7 +1522,12 @@ class DatabaseCheck:
 
     @property
     def schema_version(self) -> str | None:
-        """The newest migration applied: the schema version."""
+        """The schema version: the last migration this feedsvc registers among those applied
+        (migrations merged from several branches may have been applied in another order),
+        or the last one applied when this feedsvc knows none of them."""
+        known = [m.name for m in MIGRATIONS._migrations if m.name in self.applied]
+        if known:
+            return known[-1]
         return self.applied[-1] if self.applied else None
 
 

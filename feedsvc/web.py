@@ -39,6 +39,8 @@ from typing import Any
 from feedsvc.config import Config
 from feedsvc.errors import FeedsvcError
 from feedsvc.health import health_document
+from feedsvc.metrics import CONTENT_TYPE as METRICS_TYPE
+from feedsvc.metrics import Metrics, SourceFigures, Stored
 from feedsvc.models import PublishedEntry
 from feedsvc.storage import Store
 
@@ -51,6 +53,7 @@ Outcome = tuple[int, HeaderList, bytes]  # status, headers, body (the whole body
 ALLOWED = "GET, HEAD"
 INDEX_FILE = "index.html"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 MAX_CACHED_FILES = 256  # distinct paths kept in memory; the least recently loaded go first
 MAX_CACHED_BYTES = 64 * 1024 * 1024  # a larger file is served, but read for each request
 GZIP_MIN_BYTES = 256  # smaller bodies are not worth compressing
@@ -382,8 +385,15 @@ def render_index(
 class WebApp:
     """The HTTP application (ASGI and RSGI). ``config`` may be replaced on reload."""
 
-    def __init__(self, config: Config, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        clock: Callable[[], datetime] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC).replace(microsecond=0))
+        # The daemon passes the Metrics its scheduler counts into; `serve` counts nothing.
+        self.metrics = metrics if metrics is not None else Metrics()
         self._index: tuple[float, Entity] | None = None
         self._gzip_ok: dict[str, bool] = {}
         self.config = config
@@ -417,6 +427,8 @@ class WebApp:
         if outcome is None:
             if path == HEALTH_PATH:
                 return await self._health(head)
+            if path == METRICS_PATH:
+                return await self._metrics(head)
             if path != "/":
                 return NOT_FOUND
             entity = await self._index_page()
@@ -499,6 +511,16 @@ class WebApp:
         headers = (("content-type", "application/json"), ("cache-control", "no-store"))
         return Reply(status, headers, body, head)
 
+    async def _metrics(self, head: bool) -> Reply:
+        try:
+            stored = await asyncio.to_thread(_read_stored, self._config)
+        except FeedsvcError as e:
+            log.error("/metrics: cannot read the database: %s", e)
+            stored = Stored()
+        body = self.metrics.render(stored)
+        headers = (("content-type", METRICS_TYPE), ("cache-control", "no-store"))
+        return Reply(200, headers, body, head)
+
     # --- ASGI ---------------------------------------------------------------------------------
 
     async def __call__(
@@ -557,6 +579,18 @@ class WebApp:
 def _read_entries(config: Config, limit: int) -> list[PublishedEntry]:
     with Store(config.storage.path) as store:
         return store.published(min(limit, config.feed.max_entries))
+
+
+def _read_stored(config: Config) -> Stored:
+    with Store(config.storage.path) as store:
+        states = store.source_states()
+        counts = store.counts()
+        rules = store.dedup_counts()["rules"]
+    return Stored(
+        sources=[SourceFigures(s.name, s.entries, s.last_success, s.error_streak) for s in states],
+        stories=counts["stories"],
+        duplicates_by_rule=rules,
+    )
 
 
 def _read_states(config: Config) -> list[Any]:

@@ -9,6 +9,7 @@ charset must come out right (feedparser detects those with chardet).
 from __future__ import annotations
 
 import ast
+import html
 import json
 import re
 import sqlite3
@@ -152,6 +153,11 @@ def expect_text_files(shared_dir: Path) -> list[tuple[Path, str, object, dict[st
     return out
 
 
+def non_ascii(markup: str) -> str:
+    """The characters outside ASCII in ``markup`` once its character references are read."""
+    return "".join(c for c in html.unescape(markup) if ord(c) > 127)
+
+
 def test_expected_text_of_encoding_files_over_http(
     tmp_path: Path, shared_dir: Path, feed_server: Any
 ) -> None:
@@ -197,7 +203,12 @@ def test_expected_text_of_encoding_files_over_http(
             # What feedparser decodes is HTML; what is stored is that HTML, sanitized.
             url = feed_server.url(f"/{path.name}")
             expected = clean_html(str(value), base_url=url)
-            assert entry.content_html == expected, (path.name, headers, entry.content_html)
+            if path.name.startswith("bozo"):
+                # A broken document's markup may be repaired differently ("<>" is text to an
+                # HTML5 parser, an empty tag to feedparser's); its decoded characters may not.
+                assert non_ascii(entry.content_html) == non_ascii(expected), path.name
+            else:
+                assert entry.content_html == expected, (path.name, headers, entry.content_html)
     (control,) = stored["wrong-charset"]
     assert control.content_html != clean_html(str(charset_case[2]))
     print(

@@ -328,7 +328,7 @@ def test_status_json_shape(tmp_path: Path, inbox: Path) -> None:
     assert before["sources"][0]["entries"] == 0 and before["sources"][0]["last_run"] is None
     run(config, "ingest")
     doc = status_json(config)
-    assert set(doc) == {"database", "feed", "totals", "sources"}
+    assert {"database", "feed", "totals", "sources"} <= set(doc)
     (src,) = doc["sources"]
     assert set(src) == {
         "name",
