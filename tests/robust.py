@@ -65,8 +65,9 @@ def write_config(root: Path, sources: str, extra: str = "", feed_id: str = "robu
 
 
 def integrity(db: Path) -> str:
-    """``PRAGMA integrity_check`` of a database file (opened read-only: nothing changes)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    """``PRAGMA integrity_check`` of a database file. Opened read-write, as feedsvc opens it:
+    after a kill, the first connection must recover the WAL, which a read-only one cannot."""
+    conn = sqlite3.connect(db)
     try:
         return "\n".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchall())
     finally:
@@ -74,7 +75,7 @@ def integrity(db: Path) -> str:
 
 
 def rows(db: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = sqlite3.connect(db)
     try:
         return conn.execute(sql, params).fetchall()
     finally:

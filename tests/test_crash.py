@@ -100,18 +100,24 @@ def state(root: Path) -> tuple[set[tuple[str, str, str]], dict[str, list[str]]]:
     return entry_identities(root / "db/feedsvc.sqlite3"), published_ids(root / "feeds")
 
 
-def kill_one_run(config: Path, delay: float) -> bool:
-    """Start an ingest and SIGKILL it after ``delay`` seconds; False if it finished first."""
+def kill_one_run(config: Path, delay: float) -> float | None:
+    """Start an ingest and SIGKILL it after ``delay`` seconds. None when it was killed; how
+    long it ran when it finished first (within a poll interval)."""
+    started = time.monotonic()
     proc = subprocess.Popen(
         feedsvc(config, "ingest", "-q"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    time.sleep(delay)
-    if proc.poll() is not None:  # finished before the kill: not a kill
+    while time.monotonic() - started < delay:
+        if proc.poll() is not None:  # finished before the kill: not a kill
+            assert proc.returncode == 0
+            return time.monotonic() - started
+        time.sleep(min(0.01, max(0.0, delay - (time.monotonic() - started))))
+    if proc.poll() is not None:
         assert proc.returncode == 0
-        return False
+        return time.monotonic() - started
     proc.kill()  # SIGKILL, the main process only
     proc.wait(timeout=30)
     # Anything the ingest started (worker processes) must not outlive it for long.
@@ -121,7 +127,7 @@ def kill_one_run(config: Path, delay: float) -> bool:
     if not group_is_gone(proc.pid):
         kill_group(proc)
         raise AssertionError("processes started by the killed ingest outlived it")
-    return True
+    return None
 
 
 def where_it_landed(db: Path, before: dict[str, int], after: dict[str, int]) -> str:
@@ -174,6 +180,8 @@ def test_sigkill_at_random_moments_never_corrupts_and_always_converges(tmp_path:
     crash = tmp_path / "crash"
     landed: Counter[str] = Counter()
     kills = attempts = episodes = 0
+    earliest = 0.8 * startup
+    latest = full  # adapted as runs are seen to finish sooner or later than that
     while kills < KILLS:
         episodes += 1
         shutil.rmtree(crash, ignore_errors=True)
@@ -182,16 +190,19 @@ def test_sigkill_at_random_moments_never_corrupts_and_always_converges(tmp_path:
         shutil.copy(snapshot / "feedsvc.sqlite3", crash / "db/feedsvc.sqlite3")  # the restore
         config = write_config(crash, SOURCES, feed_id="crash")
         db = crash / "db/feedsvc.sqlite3"
-        episode_kills = 0
-        while episode_kills < EPISODE_KILLS:
+        for _ in range(EPISODE_KILLS):
             attempts += 1
             assert attempts < KILLS * 4, f"only {kills} of {attempts} runs could be killed"
-            if kill_one_run(config, rng.uniform(0.8 * startup, full)):
-                kills += 1
-                episode_kills += 1
-                assert integrity(db) == "ok", f"kill {kills}"
-                published_ids(crash / "feeds")  # every published file complete and valid
-                landed[where_it_landed(db, before, after)] += 1
+            finished = kill_one_run(config, rng.uniform(earliest, max(latest, earliest + 0.05)))
+            if finished is not None:
+                # The run ended before the kill: its state is final, the episode is over.
+                latest = max(earliest + 0.05, 0.9 * min(latest, finished))
+                break
+            kills += 1
+            latest = min(1.5 * full, latest * 1.05)
+            assert integrity(db) == "ok", f"kill {kills}"
+            published_ids(crash / "feeds")  # every published file complete and valid
+            landed[where_it_landed(db, before, after)] += 1
 
         run_to_end(config, "ingest", "-q")
         got_entries, got_files = state(crash)

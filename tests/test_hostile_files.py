@@ -253,7 +253,7 @@ def test_a_file_rewritten_while_it_is_read(tmp_path: Path) -> None:
             final.fetchone()[0]
             == parse_article(target.read_bytes(), "busy.txt", origin="x").content_html
         )
-    assert rewrites > 10
+    assert rewrites >= 3  # the writer really ran during the ingests
     print(
         f"\nrewritten {rewrites} times during 40 ingests: {outcomes}, {len(seen)} versions stored"
     )
