@@ -18,6 +18,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Generator, Sequence
@@ -72,6 +73,29 @@ def read_feed_file(path: str, known: FileState | None = None) -> FeedFileRead:
     return FeedFileRead(path, parsed, FileState(digest, fresh, entries=len(parsed.articles)))
 
 
+def _exit_with(owner: int) -> None:
+    """In a worker: exit as soon as the process that started the pool is gone.
+
+    A worker waits for work on a pipe that every worker holds open, so when its owner is
+    killed (SIGKILL, the OOM killer) it would wait forever, and keep the forkserver and the
+    resource tracker alive with it (found by tests/test_crash.py)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(_OWNER_POLL_S)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid was reused by someone else's process
+                os._exit(1)
+
+    threading.Thread(target=watch, name="feedsvc-owner-watch", daemon=True).start()
+
+
+_OWNER_POLL_S = 0.5
+
+
 def workers_for(setting: int, cpus: int | None) -> int:
     """How many parse workers ``ingest.parse_workers`` means on a machine with ``cpus``."""
     if setting > 0:
@@ -96,7 +120,12 @@ def read_feed_files(
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     todo = iter(jobs)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_exit_with,
+        initargs=(os.getpid(),),
+    ) as pool:
         pending: deque[tuple[Future[FeedFileRead], str, FileState | None]] = deque()
         # A bounded window: results wait in memory only a few files ahead of the caller.
         for path, known in todo:

@@ -146,3 +146,19 @@ def group_is_gone(pgid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def group_members(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` (Linux ``/proc``; [] where there is none)."""
+    members = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # after "pid (comm)": state, ppid, pgrp, ...
+            members.append(int(entry))
+    return members

@@ -29,15 +29,19 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from robust import (
     entry_identities,
     feedsvc,
     group_is_gone,
+    group_members,
     integrity,
     is_temporary,
     kill_group,
     published_ids,
     rows,
+    wait_for,
     write_config,
 )
 
@@ -219,3 +223,32 @@ def test_sigkill_at_random_moments_never_corrupts_and_always_converges(tmp_path:
         f"{full:.2f} s, of which {startup:.2f} s start-up); where they landed: {dict(landed)}"
     )
     assert kills >= KILLS
+
+
+def test_a_killed_ingest_leaves_no_parse_workers_behind(tmp_path: Path) -> None:
+    """Feed files big enough to be parsed on worker processes ([ingest] parse_workers); the
+    ingest is SIGKILLed while its workers run. They, the forkserver and the resource tracker
+    must all be gone within seconds (they used to wait forever on a pipe)."""
+    if not os.path.isdir("/proc"):
+        pytest.skip("needs /proc to list a process group")
+    sources = ""
+    for f in range(3):  # about 7 MB in all: over the size that starts worker processes
+        write_wire(tmp_path / f"big{f}.xml", 2500)
+        sources += f'[[sources]]\nname = "big{f}"\npath = "big{f}.xml"\n\n'
+    config = write_config(tmp_path, sources, extra="[ingest]\nparse_workers = 2\n")
+    proc = subprocess.Popen(
+        feedsvc(config, "ingest", "-q"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        # Wait until the workers are there (the ingest itself, a forkserver, a resource
+        # tracker, two workers), then kill the ingest alone.
+        wait_for("the parse workers", lambda: len(group_members(proc.pid)) >= 4 or proc.poll())
+        assert proc.poll() is None, "the ingest finished before its workers could be seen"
+        proc.kill()
+        proc.wait(timeout=30)
+        wait_for("the workers to exit", lambda: group_is_gone(proc.pid), deadline_s=20)
+    finally:
+        kill_group(proc)
