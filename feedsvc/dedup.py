@@ -293,13 +293,11 @@ def normalize_text(text: str) -> str:
 
 def fingerprint(article: Article) -> str | None:
     """A hash of the normalized body text, or None when the body is too short to judge."""
-    return _body_fingerprint(article.content_html or article.summary_html or "")
+    return body_fingerprint(article.content_html or article.summary_html or "")
 
 
-# lookup_for() and plan() both ask for every article's fingerprint in one source run; the
-# bodies are alive for the run anyway, and the bound keeps what stays cached afterwards small.
-@functools.lru_cache(maxsize=4096)
-def _body_fingerprint(body: str) -> str | None:
+def body_fingerprint(body: str) -> str | None:
+    """:func:`fingerprint` of a body (see :func:`body_of`)."""
     text = normalize_text(body)
     if len(text.split(" ")) < MIN_FINGERPRINT_WORDS:
         return None
@@ -415,22 +413,64 @@ def body_of(article: Article) -> str:
     return article.content_html or article.summary_html or ""
 
 
-def lookup_for(articles: Iterable[Article], rules: UrlRules = DEFAULT_URL_RULES) -> Lookup:
+@dataclass(frozen=True)
+class Derived:
+    """What deduplication computes from one article alone: its canonical link, body
+    fingerprint, near-duplicate profile and content hash (see :func:`derive`)."""
+
+    canonical_link: str | None
+    fingerprint: str | None
+    profile: Profile | None
+    content_hash: str
+
+
+def derive(article: Article, rules: UrlRules = DEFAULT_URL_RULES) -> Derived:
+    """The :class:`Derived` values of ``article``. Pure and picklable both ways, so it can
+    run on the process that parsed the article (:mod:`feedsvc.localread`); :func:`lookup_for`
+    and :func:`plan` take them instead of computing each one again. Not cached."""
+    body = body_of(article)
+    return Derived(
+        canonical_url(article.link, rules),
+        body_fingerprint(body),
+        neardup.compute_profile(body),
+        content_hash(article),
+    )
+
+
+def derive_all(
+    articles: Sequence[Article],
+    rules: UrlRules = DEFAULT_URL_RULES,
+    derived: Sequence[Derived] | None = None,
+) -> Sequence[Derived]:
+    """``derived`` when it was computed already (one per article), else :func:`derive` of
+    each article."""
+    if derived is None:
+        return [derive(a, rules) for a in articles]
+    if len(derived) != len(articles):
+        raise ValueError(f"{len(derived)} derived values for {len(articles)} articles")
+    return derived
+
+
+def lookup_for(
+    articles: Sequence[Article],
+    rules: UrlRules = DEFAULT_URL_RULES,
+    derived: Sequence[Derived] | None = None,
+) -> Lookup:
+    """What :func:`plan` will look up for ``articles`` (``derived``: their :func:`derive`
+    values, when the caller has them)."""
     keys, ids, links, fps = set(), set(), set(), set()
     sketches: dict[str, tuple[int, ...]] = {}
-    for a in articles:
+    for a, d in zip(articles, derive_all(articles, rules, derived), strict=True):
         keys.add(a.key)
         if is_republishable_id(a.original_id):
             ids.add(a.original_id or "")
-        link = canonical_url(a.link, rules)
+        link = d.canonical_link
         if link and not is_front_page(link):
             links.add(link)
-        fp = fingerprint(a)
-        if fp:
-            fps.add(fp)
-        prof = neardup.profile(body_of(a))
-        if prof is not None:
-            sketches.setdefault(a.key, prof.sketch)
+        if d.fingerprint:
+            fps.add(d.fingerprint)
+        if d.profile is not None:
+            sketches.setdefault(a.key, d.profile.sketch)
     return Lookup(frozenset(keys), frozenset(ids), frozenset(links), frozenset(fps), sketches)
 
 
@@ -521,6 +561,7 @@ def plan(
     feed_id: str,
     rules: UrlRules = DEFAULT_URL_RULES,
     priorities: Mapping[str, int] | None = None,
+    derived: Sequence[Derived] | None = None,
 ) -> list[Intent]:
     """Decide, for each article of one source run, what storage must do.
 
@@ -532,12 +573,16 @@ def plan(
     with a higher ``priorities`` value than the story's published copy takes its place
     (keeping the story's atom:id). Stored entries are never re-matched: an edit of any copy is
     an update of that copy, in its story.
+
+    ``derived`` are the articles' :func:`derive` values when the caller has them (one per
+    article, in order); without them they are computed here.
     """
     prio = priorities or {}
     intents: list[Intent] = []
     seen: set[str] = set()
     run_keys = {a.key for a in articles}
-    shared = _shared_links(articles, rules)
+    derived = derive_all(articles, rules, derived)
+    shared = _shared_links(articles, derived)
     rekeyed: set[int] = set()
     took: dict[int, str] = {}  # story id → key of the article of this run that took it over
     run = _RunIndex()
@@ -550,17 +595,17 @@ def plan(
             profiles[entry_id] = neardup.profile(cand.body) if cand else None
         return profiles[entry_id]
 
-    for article in articles:
+    for article, d in zip(articles, derived, strict=True):
         if article.key in seen:
             continue
         seen.add(article.key)
-        chash = content_hash(article)
-        link = canonical_url(article.link, rules)
+        chash = d.content_hash
+        link = d.canonical_link
         # A link that this source gives to several of its entries names a page, not an
         # article (a section front, a landing page): it must not merge anything.
         linkable = link if link and not is_front_page(link) and link not in shared else None
-        fp = fingerprint(article)
-        prof = neardup.profile(body_of(article))
+        fp = d.fingerprint
+        prof = d.profile
         sketch = prof.sketch if prof else ()
         stored = existing.by_key.get(article.key)
         if stored is None and linkable:
@@ -682,11 +727,11 @@ def _renamed(
     return stored if theirs is not None and neardup.judge(prof, theirs).same else None
 
 
-def _shared_links(articles: Sequence[Article], rules: UrlRules) -> frozenset[str]:
+def _shared_links(articles: Sequence[Article], derived: Sequence[Derived]) -> frozenset[str]:
     """Canonical links that two or more different articles of this run carry."""
     keys_by_link: dict[str, set[str]] = {}
-    for a in articles:
-        link = canonical_url(a.link, rules)
+    for a, d in zip(articles, derived, strict=True):
+        link = d.canonical_link
         if link:
             keys_by_link.setdefault(link, set()).add(a.key)
     return frozenset(link for link, keys in keys_by_link.items() if len(keys) > 1)

@@ -26,11 +26,21 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 
-from feedsvc.errors import ParseError
+from feedsvc.dedup import Derived, UrlRules, derive
+from feedsvc.errors import FeedsvcError, ParseError
 from feedsvc.filestate import FileState, Signature, trusted, unchanged_by_hash, unchanged_by_stat
 from feedsvc.models import ParsedFeed
 
-__all__ = ["MIN_POOL_BYTES", "FeedFileRead", "read_feed_file", "read_feed_files", "workers_for"]
+__all__ = [
+    "MIN_POOL_BYTES",
+    "FeedFileRead",
+    "FetchedParse",
+    "parse_fetched",
+    "parse_pool",
+    "read_feed_file",
+    "read_feed_files",
+    "workers_for",
+]
 
 log = logging.getLogger("feedsvc.localread")
 
@@ -47,10 +57,15 @@ class FeedFileRead:
     state: FileState | None = None  # what to record once the entries are stored
     unchanged: bool = False  # same file as last time: not parsed
     error: str | None = None  # names the file; set when it could not be read or parsed
+    derived: tuple[Derived, ...] | None = None  # dedup's values, one per parsed article
 
 
-def read_feed_file(path: str, known: FileState | None = None) -> FeedFileRead:
-    """Read and parse the feed file ``path`` unless ``known`` shows it is unchanged."""
+def read_feed_file(
+    path: str, known: FileState | None = None, rules: UrlRules | None = None
+) -> FeedFileRead:
+    """Read and parse the feed file ``path`` unless ``known`` shows it is unchanged; with
+    ``rules``, also compute what deduplication derives from each article
+    (:func:`feedsvc.dedup.derive`), so that on a worker process that work is done there."""
     from feedsvc.parse import parse_feed  # imported here: cheap to pickle a reference to
 
     checked_ns = time.time_ns()
@@ -70,7 +85,45 @@ def read_feed_file(path: str, known: FileState | None = None) -> FeedFileRead:
         parsed = parse_feed(data, origin=path)
     except ParseError as e:
         return FeedFileRead(path, error=str(e))
-    return FeedFileRead(path, parsed, FileState(digest, fresh, entries=len(parsed.articles)))
+    derived = None if rules is None else tuple(derive(a, rules) for a in parsed.articles)
+    state = FileState(digest, fresh, entries=len(parsed.articles))
+    return FeedFileRead(path, parsed, state, derived=derived)
+
+
+@dataclass(frozen=True)
+class FetchedParse:
+    """A fetched feed body parsed (on a worker process): the feed and dedup's values for its
+    articles, or the error that parsing raised."""
+
+    parsed: ParsedFeed | None = None
+    derived: tuple[Derived, ...] | None = None
+    error: FeedsvcError | None = None
+
+
+def parse_fetched(
+    body: bytes, headers: dict[str, str], url: str, origin: str, rules: UrlRules
+) -> FetchedParse:
+    """``parse_feed`` of a fetched body and :func:`feedsvc.dedup.derive` of its articles;
+    a :class:`~feedsvc.errors.FeedsvcError` is returned, not raised (it crosses processes)."""
+    from feedsvc.parse import parse_feed
+
+    try:
+        parsed = parse_feed(body, headers=headers, url=url, origin=origin)
+    except FeedsvcError as e:
+        return FetchedParse(error=e)
+    return FetchedParse(parsed, tuple(derive(a, rules) for a in parsed.articles))
+
+
+def parse_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for parsing: forked from a fork server (forking a process that runs
+    threads, like the URL fetchers, is unsafe), spawned where there is none."""
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_exit_with,
+        initargs=(os.getpid(),),
+    )
 
 
 def _exit_with(owner: int) -> None:
@@ -108,28 +161,21 @@ def read_feed_files(
     *,
     workers: int,
     min_pool_bytes: int = MIN_POOL_BYTES,
+    rules: UrlRules | None = None,
 ) -> Generator[FeedFileRead, None, None]:
-    """:func:`read_feed_file` for each ``(path, known)``, yielded in order of ``jobs``; on
-    ``workers`` processes when there are at least ``min_pool_bytes`` to read and parse."""
+    """:func:`read_feed_file` for each ``(path, known)`` (and ``rules``), yielded in order
+    of ``jobs``; on ``workers`` processes when there are at least ``min_pool_bytes`` to read
+    and parse."""
     if workers <= 1 or len(jobs) < 2 or _bytes_to_parse(jobs) < min_pool_bytes:
         for path, known in jobs:
-            yield read_feed_file(path, known)
+            yield read_feed_file(path, known, rules)
         return
-    # forkserver: forking a process that runs threads (the URL fetchers) is unsafe; spawn
-    # where there is no forkserver.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
     todo = iter(jobs)
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_exit_with,
-        initargs=(os.getpid(),),
-    ) as pool:
+    with parse_pool(workers) as pool:
         pending: deque[tuple[Future[FeedFileRead], str, FileState | None]] = deque()
         # A bounded window: results wait in memory only a few files ahead of the caller.
         for path, known in todo:
-            pending.append((pool.submit(read_feed_file, path, known), path, known))
+            pending.append((pool.submit(read_feed_file, path, known, rules), path, known))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -141,18 +187,17 @@ def read_feed_files(
                 # `if __name__ == "__main__":` guard that spawned processes need): the rest
                 # is read here, nothing is lost.
                 log.warning("parse workers failed (%s); parsing in this process", e)
-                yield read_feed_file(path, known)
+                yield read_feed_file(path, known, rules)
                 for _, path, known in pending:
-                    yield read_feed_file(path, known)
+                    yield read_feed_file(path, known, rules)
                 break
             for next_path, next_known in todo:
-                pending.append(
-                    (pool.submit(read_feed_file, next_path, next_known), next_path, next_known)
-                )
+                future = pool.submit(read_feed_file, next_path, next_known, rules)
+                pending.append((future, next_path, next_known))
                 break
             yield result
     for path, known in todo:
-        yield read_feed_file(path, known)
+        yield read_feed_file(path, known, rules)
 
 
 def _bytes_to_parse(jobs: Sequence[tuple[str, FileState | None]]) -> int:

@@ -43,6 +43,7 @@ import hashlib
 import html
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
@@ -114,8 +115,60 @@ BOILERPLATE_PATTERNS = (
 """Blocks of at most :data:`BOILERPLATE_MAX_WORDS` words matching one of these (regular
 expressions, case-insensitive) are dropped."""
 
-# One alternation: a single search per block instead of one per pattern.
+# One alternation: what a block matching "a pattern" means (the tests compare against it).
 _BOILERPLATE_RE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_PATTERNS), re.IGNORECASE)
+
+# For each pattern, literals of which every match contains at least one (lower-case, as
+# case-insensitive matching sees them): a block without any of them is not searched with that
+# pattern. Searching the alternation costs ~100 us per block; these checks about 3 us.
+_PATTERN_NEEDS: tuple[tuple[str, ...], ...] = (
+    ("read ",),
+    ("continue",),
+    ("full ", "original "),
+    ("published", "appeared"),
+    ("this ",),
+    ("click here",),
+    ("…", "..."),
+    ("subscri",),
+    ("newsletter",),
+    ("sign",),
+    ("follow us",),
+    ("share ",),
+    ("advertis",),
+    ("sponsored",),
+    ("download ",),
+    ("©",),
+    ("(c)",),
+    ("copyright",),
+    ("all rights reserved",),
+    ("may not be ",),
+    ("related",),
+    ("more ", "latest "),
+    (" also ",),
+    ("most ",),
+    ("skip to ",),
+    (":",),
+    (":",),
+    ("reporting by",),
+    (" by",),
+    ("additional reporting",),
+    ("contributed ",),
+)
+_PATTERNS = tuple(
+    (re.compile(p, re.IGNORECASE), needs)
+    for p, needs in zip(BOILERPLATE_PATTERNS, _PATTERN_NEEDS, strict=True)
+)
+# Case-insensitive matching (re.IGNORECASE, Unicode) lets an ASCII letter match its other
+# case and these four characters (tests check this against re for every code point); folding
+# them one character for one keeps every position, so a literal a pattern matches somewhere
+# is found in the folded text.
+_FOLD = {
+    **{ord(c): c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+    0x130: "i",  # LATIN CAPITAL LETTER I WITH DOT ABOVE
+    0x131: "i",  # LATIN SMALL LETTER DOTLESS I
+    0x17F: "s",  # LATIN SMALL LETTER LONG S
+    0x212A: "k",  # KELVIN SIGN
+}
 # A block can only match a pattern if it has one of these words or symbols: checking them
 # first skips the (slow) regular expression for most paragraphs of real text.
 _TRIGGER_WORDS = frozenset(
@@ -201,9 +254,10 @@ class Block:
     link_chars: int
 
 
-class _Blocks(HTMLParser):
+class _Collector:
+    """Turns tag and text events into :class:`Block` values (see :func:`blocks`)."""
+
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.blocks: list[Block] = []
         self._text: list[str] = []
         self._link_chars = 0
@@ -211,12 +265,15 @@ class _Blocks(HTMLParser):
         self._in_link = 0
 
     def flush(self) -> None:
-        text = _WS_RE.sub(" ", "".join(self._text)).strip()
+        if not self._text:  # nothing since the last flush (then _link_chars is 0 too)
+            return
+        # str.split() and re's \s agree on what whitespace is: _WS_RE.sub(" ", t).strip()
+        text = " ".join("".join(self._text).split())
         if text:
             self.blocks.append(Block(text, self._link_chars))
         self._text, self._link_chars = [], 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def starttag(self, tag: str) -> None:
         if tag in _SKIP_ELEMENTS:
             self._skip += 1
         elif tag == "a":
@@ -224,11 +281,11 @@ class _Blocks(HTMLParser):
         elif tag in _BLOCK_ELEMENTS:
             self.flush()
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def startendtag(self, tag: str) -> None:
         if tag in _BLOCK_ELEMENTS:
             self.flush()
 
-    def handle_endtag(self, tag: str) -> None:
+    def endtag(self, tag: str) -> None:
         if tag in _SKIP_ELEMENTS:
             self._skip = max(0, self._skip - 1)
         elif tag == "a":
@@ -236,7 +293,7 @@ class _Blocks(HTMLParser):
         elif tag in _BLOCK_ELEMENTS:
             self.flush()
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         if self._skip:
             return
         if "\n" in data.strip():
@@ -255,40 +312,182 @@ class _Blocks(HTMLParser):
             self._link_chars += len(data.strip())
 
 
+class _Blocks(HTMLParser):
+    """The general tokenizer: the standard library's HTML parser, feeding a collector."""
+
+    def __init__(self, out: _Collector) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out = out
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.out.starttag(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.out.startendtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        self.out.endtag(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.out.data(data)
+
+
+# The fast tokenizer accepts only markup in which every "<" starts a plain tag of this
+# shape (what sanitized HTML and escaped text consist of): a start tag whose name is
+# letters and digits and whose attributes are all double-quoted or bare names, separated by
+# HTML whitespace, or an end tag. On such markup html.parser produces exactly these events
+# (same tag boundaries, names lower-cased, "/>" as a start-end tag, the text between two
+# tags as one unescaped chunk); anything else (comments, declarations, script and style
+# elements, unquoted values, a stray "<") goes to html.parser itself.
+_HTML_WS = "[ \t\n\r\f]"
+_FAST_TAG = re.compile(
+    rf"<(?:([a-zA-Z][a-zA-Z0-9]*)(?:{_HTML_WS}+[a-zA-Z_:][-a-zA-Z0-9_:.]*"
+    rf'(?:{_HTML_WS}*={_HTML_WS}*"[^"]*")?)*{_HTML_WS}*(/?)>'
+    rf"|/([a-zA-Z][-.a-zA-Z0-9:_]*){_HTML_WS}*>)"
+)
+_CDATA_ELEMENTS = frozenset({"script", "style"})  # html.parser's raw-text elements
+
+
+def _fast_blocks(markup: str) -> list[Block] | None:
+    """:func:`blocks` for markup the fast tokenizer accepts; None for any other markup."""
+    out = _Collector()
+    find, match = markup.find, _FAST_TAG.match
+    pos = 0
+    while True:
+        j = find("<", pos)
+        if j < 0:
+            break
+        m = match(markup, j)
+        if m is None:
+            return None
+        if pos < j:
+            out.data(html.unescape(markup[pos:j]))
+        name, slash, end = m.groups()
+        if name is not None:
+            tag = name.lower()
+            if tag in _CDATA_ELEMENTS:
+                return None
+            if slash:
+                out.startendtag(tag)
+            else:
+                out.starttag(tag)
+        else:
+            tag = end.lower()
+            if tag in _CDATA_ELEMENTS:
+                return None
+            out.endtag(tag)
+        pos = m.end()
+    if pos < len(markup):
+        out.data(html.unescape(markup[pos:]))
+    out.flush()
+    return out.blocks
+
+
 def blocks(markup: str) -> list[Block]:
     """The text blocks of an HTML fragment (or of plain text, one block per line)."""
-    parser = _Blocks()
+    fast = _fast_blocks(markup)
+    if fast is not None:
+        return fast
+    out = _Collector()
+    parser = _Blocks(out)
     parser.feed(markup)
     parser.close()
-    parser.flush()
-    return parser.blocks
+    out.flush()
+    return out.blocks
 
 
 def is_boilerplate(block: Block) -> bool:
     """Whether a block is site chrome or wire boilerplate rather than content."""
+    return _is_boilerplate(block, len(_WORD_RE.findall(block.text)), None)
+
+
+def _is_boilerplate(block: Block, n_words: int, lowered_words: list[str] | None) -> bool:
+    """:func:`is_boilerplate` given the block's word count and, when the caller has them,
+    the words of ``block.text.lower()``."""
     text = block.text
-    n_words = len(_WORD_RE.findall(text))
     if n_words == 0:
         return True
     if block.link_chars >= 0.6 * len(text):
         return True  # menus, related links, tag lists
-    if len(_NAV_SEPARATORS.findall(text)) >= 2 and n_words <= 4 * (
-        len(_NAV_SEPARATORS.findall(text)) + 1
-    ):
+    separators = len(_NAV_SEPARATORS.findall(text))
+    if separators >= 2 and n_words <= 4 * (separators + 1):
         return True  # "Home | News | Sport | Weather"
     if n_words > BOILERPLATE_MAX_WORDS:
         return False
-    lowered = text.lower()
+    if lowered_words is None:
+        lowered_words = _WORD_RE.findall(text.lower())
     if not any(sym in text for sym in _TRIGGER_SYMBOLS) and _TRIGGER_WORDS.isdisjoint(
-        _WORD_RE.findall(lowered)
+        lowered_words
     ):
         return False
-    return _BOILERPLATE_RE.search(text) is not None
+    return _matches_boilerplate(text)
+
+
+def _matches_boilerplate(text: str) -> bool:
+    """``_BOILERPLATE_RE.search(text) is not None``, without running the patterns that
+    cannot match: each needs one of its literals (:data:`_PATTERN_NEEDS`) in the text as
+    case-insensitive matching sees it (:data:`_FOLD`; position for position)."""
+    folded = text.translate(_FOLD)
+    return any(
+        any(lit in folded for lit in needs) and pattern.search(text) is not None
+        for pattern, needs in _PATTERNS
+    )
 
 
 def content_blocks(markup: str) -> list[str]:
     """The blocks of ``markup`` that are content (see the module docstring, step 1)."""
     return [b.text for b in blocks(markup) if not is_boilerplate(b)]
+
+
+def _plain_char(c: str) -> bool:
+    """Whether ``c`` behaves like an ASCII character for :func:`_content_words`: NFKC leaves
+    it (and its lower case) alone and it composes with nothing (no combining mark), its
+    lower case is one character that is also its case folding, and lower-casing does not
+    change whether it is a word character."""
+    lower = c.lower()
+    return (
+        not c.isspace()
+        and unicodedata.combining(c) == 0
+        and unicodedata.normalize("NFKC", c) == c
+        and len(lower) == 1
+        and lower == c.casefold()
+        and unicodedata.normalize("NFKC", lower) == lower
+        and bool(_WORD_RE.match(c)) == bool(_WORD_RE.match(lower))
+    )
+
+
+# Latin letters with diacritics, typographic quotes and dashes and the like: what keeps most
+# European text off the general path (tests check the properties the fast path relies on).
+PLAIN_CHARS = "".join(
+    c for c in map(chr, [*range(0x80, 0x250), *range(0x2010, 0x205F)]) if _plain_char(c)
+)
+_NOT_PLAIN = re.compile("[^\x00-\x7f" + re.escape(PLAIN_CHARS) + "]")
+
+
+def _content_words(markup: str) -> tuple[list[str], list[str]]:
+    """``content_blocks(markup)`` and the :func:`words` of them all, in one pass.
+
+    A block of ASCII and :data:`PLAIN_CHARS` is split into words once: lower-casing it
+    keeps every word where it was, so the words of ``text.lower()`` give the count
+    :func:`is_boilerplate` needs, its trigger words, and (when there is no ``&`` to
+    unescape; NFKC leaves such text alone and case folding is lower-casing there) the
+    block's :func:`words`. Other blocks take the general path. Words of several blocks are
+    the words of each in turn (see :func:`compute_profile`)."""
+    kept: list[str] = []
+    tokens: list[str] = []
+    for block in blocks(markup):
+        text = block.text
+        if _NOT_PLAIN.search(text) is None:
+            lowered = _WORD_RE.findall(text.lower())
+            if _is_boilerplate(block, len(lowered), lowered):
+                continue
+            tokens.extend(words(text) if "&" in text else lowered)
+        else:
+            if is_boilerplate(block):
+                continue
+            tokens.extend(words(text))
+        kept.append(text)
+    return kept, tokens
 
 
 def words(text: str) -> list[str]:
@@ -306,32 +505,48 @@ _M61 = (1 << 61) - 1  # a Mersenne prime: shingle hashes are polynomials modulo 
 _BASE = 0x5BD1E9955BD1E995 % _M61
 
 
+# Per word, its hash times each power of the base (mod 2^61 - 1) that a shingle weighs it
+# with: a shingle's hash is then a sum of five table values. Words recur across texts, so
+# the tables outlive one text; bounded: cleared when full.
+_WORD_TABLES: tuple[dict[str, int], ...] = tuple({} for _ in range(SHINGLE_WORDS))
+_WORD_TABLES_MAX = 20_000  # about 8 MB per process
+
+
+def _learn_words(tokens: Iterable[str]) -> None:
+    """Fill :data:`_WORD_TABLES` for every token not in them yet."""
+    tables = _WORD_TABLES
+    if len(tables[0]) > _WORD_TABLES_MAX:
+        for t in tables:
+            t.clear()
+    for token in set(tokens).difference(tables[0]):
+        v = _hash63(token) % _M61
+        for table in tables:  # tables[j][w] = hash(w) * B^j
+            table[token] = v
+            v = v * _BASE % _M61
+
+
 def shingle_hashes(tokens: list[str]) -> frozenset[int]:
     """Hashes of every run of :data:`SHINGLE_WORDS` tokens (all tokens if there are fewer).
 
     Each distinct word is hashed once (BLAKE2b); a shingle's hash is the polynomial of its
-    word hashes modulo 2^61 - 1 (a Rabin-Karp style rolling hash): as good a spread as
-    hashing the joined text, at a fifth of the cost. Stable across runs and machines.
+    word hashes modulo 2^61 - 1, ``sum(h(w[i+j]) * B^(k-1-j))`` (what a Rabin-Karp rolling
+    hash computes): as good a spread as hashing the joined text, at a fraction of the cost.
+    Stable across runs and machines.
     """
-    cache: dict[str, int] = {}
-    values = []
-    for t in tokens:
-        h = cache.get(t)
-        if h is None:
-            h = cache[t] = _hash63(t) % _M61
-        values.append(h)
-    k = min(SHINGLE_WORDS, len(values))
+    k = min(SHINGLE_WORDS, len(tokens))
     if k == 0:
         return frozenset()
-    top = pow(_BASE, k - 1, _M61)  # the weight of the word that leaves the window
-    h = 0
-    for v in values[:k]:
-        h = (h * _BASE + v) % _M61
-    out = {h}
-    for i in range(k, len(values)):
-        h = ((h - values[i - k] * top) * _BASE + values[i]) % _M61
-        out.add(h)
-    return frozenset(out)
+    _learn_words(tokens)
+    tables = _WORD_TABLES
+    # weighted[j][i]: the i-th shingle's term for its word j (weight B^(k-1-j))
+    weighted = [
+        list(map(tables[k - 1 - j].__getitem__, tokens[j : len(tokens) - k + 1 + j]))
+        for j in range(k)
+    ]
+    m = _M61
+    if k == 5:
+        return frozenset([(a + b + c + d + e) % m for a, b, c, d, e in zip(*weighted, strict=True)])
+    return frozenset([sum(terms) % m for terms in zip(*weighted, strict=True)])
 
 
 @dataclass(frozen=True)
@@ -344,19 +559,38 @@ class Profile:
     numbers: frozenset[str]
 
 
-@functools.lru_cache(maxsize=1024)
-def profile(markup: str) -> Profile | None:
-    """The profile of an HTML body, or None when it is too short to judge (< MIN_WORDS).
-
-    Cached (it is pure): the lookup and the plan of one run ask for the same bodies, and
-    with a smaller cache the candidates' profiles would evict a large run's own."""
-    kept = content_blocks(markup)
-    tokens = [w for block in kept for w in words(block)]
+def compute_profile(markup: str) -> Profile | None:
+    """The profile of an HTML body, or None when it is too short to judge (< MIN_WORDS)."""
+    kept, tokens = _content_words(markup)
     if len(tokens) < MIN_WORDS:
         return None
     shingles = shingle_hashes(tokens)
-    numbers = frozenset(m for block in kept for m in _NUMBER_RE.findall(block))
-    return Profile(len(tokens), shingles, tuple(sorted(shingles)[:SKETCH_SIZE]), numbers)
+    # The blocks joined by a space give the numbers of each block in turn (a number never
+    # spans a space), in one call instead of one per block.
+    numbers = frozenset(_NUMBER_RE.findall(" ".join(kept)))
+    return Profile(len(tokens), shingles, smallest(shingles, SKETCH_SIZE), numbers)
+
+
+def smallest(values: frozenset[int], k: int) -> tuple[int, ...]:
+    """``tuple(sorted(values)[:k])`` for hash values spread evenly over [0, 2^61 - 1): only
+    those below a bound that about 2k of them pass are sorted (all of them if fewer than k
+    pass)."""
+    n = len(values)
+    if n > 4 * k:
+        bound = _M61 * 2 * k // n
+        low = [v for v in values if v < bound]
+        if len(low) >= k:
+            low.sort()
+            return tuple(low[:k])
+    return tuple(sorted(values)[:k])
+
+
+PROFILE_CACHE_SIZE = 256
+"""Profiles :func:`profile` keeps (about 40 KB each). A run's own articles come with their
+profiles (:func:`feedsvc.dedup.derive`); what is asked again are the stored candidates'."""
+
+profile = functools.lru_cache(maxsize=PROFILE_CACHE_SIZE)(compute_profile)
+""":func:`compute_profile`, cached (it is pure)."""
 
 
 @dataclass(frozen=True)

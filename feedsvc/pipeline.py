@@ -16,10 +16,18 @@ import os
 import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -27,12 +35,20 @@ from feedsvc import articles as article_files
 from feedsvc import politeness as polite
 from feedsvc.concurrency import HostLimiter, interleave_by
 from feedsvc.config import Config
-from feedsvc.dedup import lookup_for, plan
+from feedsvc.dedup import Derived, derive_all, lookup_for, plan
 from feedsvc.discover import feed_links, looks_like_html
 from feedsvc.errors import FeedsvcError, FetchError, NetworkError, ParseError, SourceError
 from feedsvc.fetch import DEFAULT_USER_AGENT, FetchOptions, fetch, make_client, post_form
 from feedsvc.filestate import FileState
-from feedsvc.localread import FeedFileRead, read_feed_file, read_feed_files, workers_for
+from feedsvc.localread import (
+    FeedFileRead,
+    FetchedParse,
+    parse_fetched,
+    parse_pool,
+    read_feed_file,
+    read_feed_files,
+    workers_for,
+)
 from feedsvc.locks import publish_lock, publish_lock_path
 from feedsvc.models import (
     Article,
@@ -44,14 +60,18 @@ from feedsvc.models import (
     SourceKind,
 )
 from feedsvc.parse import parse_feed
-from feedsvc.publish import PublishResult, SourceStories, publish_site
+from feedsvc.publish import PublishResult
 from feedsvc.publish.files import remove_stale_temporaries
+from feedsvc.sitepublish import publish_main_feed, publish_whole_site
 from feedsvc.storage import RunCounts, SourceRun, SourceState, Store, iso
 from feedsvc.websub import DEFAULT_DELAYS, PingResult, ping_hub
 
 log = logging.getLogger("feedsvc.pipeline")
 
 Clock = Callable[[], datetime]
+
+MIN_POOL_FEEDS = 8
+"""URL sources fetched in one run from which bodies are parsed on worker processes."""
 
 PING_TIMEOUT = 10.0  # seconds per hub request: a slow hub must not hold up a run for long
 
@@ -82,6 +102,8 @@ class Collected:
     # issue 8: a feed file's state to record, and its entries when it was skipped unchanged
     feed_file: FileState | None = None
     unchanged_entries: int = 0
+    # dedup's values for ``articles`` when they were computed with them (on a parse worker)
+    derived: tuple[Derived, ...] | None = None
 
 
 @dataclass
@@ -151,7 +173,8 @@ class Pipeline:
         elif source.kind is SourceKind.FILE:
             path = str(source.path)
             if read is None or read.path != path:
-                read = read_feed_file(path, self.store.feed_file(source.name, path))
+                recorded = self.store.feed_file(source.name, path)
+                read = read_feed_file(path, recorded, self.config.dedup.url_rules)
             if read.error is not None:
                 raise SourceError(read.error)
             out.feed_file = read.state
@@ -159,6 +182,7 @@ class Pipeline:
                 out.unchanged_entries = read.state.entries if read.state else 0
             elif read.parsed is not None:
                 out.articles.extend(read.parsed.articles)
+                out.derived = read.derived
                 out.info = read.parsed.info
                 out.warnings.extend(read.parsed.warnings)
         else:
@@ -190,7 +214,7 @@ class Pipeline:
                 run.ensure_source(source.name, source.kind.value, source.location, now)
                 if source.kind is SourceKind.FILE and not got.unchanged_entries:
                     run.set_feed_info(source.name, got.info)
-                counts = self._store_articles(run, source, got.articles, now)
+                counts = self._store_articles(run, source, got.articles, now, got.derived)
                 if source.kind is SourceKind.DIRECTORY:
                     if got.forget_files:
                         run.forget_files(source.name)
@@ -224,12 +248,19 @@ class Pipeline:
         return report
 
     def _store_articles(
-        self, run: SourceRun, source: Source, articles: Sequence[Article], now: datetime
+        self,
+        run: SourceRun,
+        source: Source,
+        articles: Sequence[Article],
+        now: datetime,
+        derived: Sequence[Derived] | None = None,
     ) -> RunCounts:
         """Plan (pure) and apply one source's articles inside its transaction: the one place
-        local and URL sources meet the dedup rules."""
+        local and URL sources meet the dedup rules. ``derived``: the articles' dedup values
+        when a parse worker computed them already."""
         rules = self.config.dedup.url_rules
-        existing = run.existing(source.name, lookup_for(articles, rules))
+        derived = derive_all(articles, rules, derived)
+        existing = run.existing(source.name, lookup_for(articles, rules, derived))
         intents = plan(
             source.name,
             articles,
@@ -238,6 +269,7 @@ class Pipeline:
             feed_id=self.config.feed.id,
             rules=rules,
             priorities=self.config.priorities(),
+            derived=derived,
         )
         return run.apply(source.name, intents, now)
 
@@ -273,6 +305,7 @@ class Pipeline:
         reads = read_feed_files(
             [(str(src.path), self.store.feed_file(src.name, str(src.path))) for src in files],
             workers=workers_for(self.config.ingest.parse_workers, os.cpu_count()),
+            rules=self.config.dedup.url_rules,
         )
         for i, src in enumerate(sources):
             if src.kind is SourceKind.URL:
@@ -325,25 +358,51 @@ class Pipeline:
         # Fetches run ahead of storing by at most this many responses: without a bound, fast
         # servers fill memory with bodies waiting for this thread to parse them.
         window = threading.BoundedSemaphore(2 * workers)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feedsvc-fetch") as pool:
-            futures = {
-                pool.submit(self._fetch_source, src, states.get(src.name), limiter, window): i
-                for i, src in ordered
-            }
-            for fut in as_completed(futures):
-                i = futures[fut]
-                got = fut.result()  # a non-FeedsvcError in a worker is a bug: let it raise
-                window.release()
-                if got.error is not None:
-                    failures.append((i, got))
-                    self._tick(got.source.name, None)
-                    continue
-                report = self._store_fetched(got, states.get(got.source.name))
-                if report is None:
-                    failures.append((i, got))
-                else:
-                    out[i] = report
-                self._tick(got.source.name, report)
+
+        def finish(i: int, got: Fetched, ahead: FetchedParse | None = None) -> None:
+            window.release()
+            report = None
+            if got.error is None:
+                report = self._store_fetched(got, states.get(got.source.name), ahead)
+            if report is None:
+                failures.append((i, got))
+            else:
+                out[i] = report
+            self._tick(got.source.name, report)
+
+        # With many feeds to parse, bodies are parsed (and their dedup values derived) on
+        # worker processes while this thread stores; the window still bounds them.
+        parsers = self._url_parse_pool(len(ordered))
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="feedsvc-fetch") as pool:
+                fetches = {
+                    pool.submit(self._fetch_source, src, states.get(src.name), limiter, window): i
+                    for i, src in ordered
+                }
+                parses: dict[Future[FetchedParse], tuple[int, Fetched]] = {}
+                pending: set[Future[Any]] = set(fetches)
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        if fut in parses:
+                            i, got = parses.pop(fut)
+                            try:
+                                ahead = fut.result()
+                            except BrokenProcessPool as e:  # killed: parse it here instead
+                                log.warning("parse workers failed (%s); parsing here", e)
+                                ahead = None
+                            finish(i, got, ahead)
+                            continue
+                        i, got = fetches[fut], fut.result()  # a bug if it raises: let it
+                        job = self._parse_ahead(parsers, got, states.get(got.source.name))
+                        if job is None:
+                            finish(i, got)
+                        else:
+                            parses[job] = (i, got)
+                            pending.add(job)
+        finally:
+            if parsers is not None:
+                parsers.shutdown()
         down = polite.network_down(
             ((got.url, isinstance(got.error, NetworkError)) for _, got in failures), len(todo)
         )
@@ -355,6 +414,32 @@ class Pipeline:
         for i, got in failures:
             out[i] = self._record_url_failure(got, states.get(got.source.name), down)
         return out
+
+    def _parse_ahead(
+        self, parsers: ProcessPoolExecutor | None, got: Fetched, state: SourceState | None
+    ) -> Future[FetchedParse] | None:
+        """Start parsing a fetched body on a worker process, if there are workers and the
+        body will be parsed at all; None when :meth:`_store_fetched` is to do it all."""
+        result = got.result
+        if parsers is None or result is None or got.error is not None:
+            return None
+        if not self._must_parse(got, state):
+            return None
+        rules = self.config.dedup.url_rules
+        try:
+            return parsers.submit(
+                parse_fetched, result.body, result.headers, result.url, got.url, rules
+            )
+        except BrokenProcessPool:
+            return None
+
+    def _url_parse_pool(self, feeds: int) -> ProcessPoolExecutor | None:
+        """Worker processes to parse fetched bodies on, when there are enough feeds to pay
+        for starting them (``[ingest] parse_workers``); None to parse on this thread."""
+        workers = workers_for(self.config.ingest.parse_workers, os.cpu_count())
+        if workers <= 1 or feeds < MIN_POOL_FEEDS:
+            return None
+        return parse_pool(workers)
 
     def _tick(self, name: str, report: IngestReport | None) -> None:
         if self.progress is not None:
@@ -412,9 +497,30 @@ class Pipeline:
             total_timeout=f.total_timeout,
         )
 
-    def _store_fetched(self, got: Fetched, state: SourceState | None) -> IngestReport | None:
+    @staticmethod
+    def _same_bytes(got: Fetched, state: SourceState | None, body_hash: str | None) -> bool:
+        """Whether a fetched body is the one parsed last time (so it is not parsed again)."""
+        return (
+            body_hash is not None
+            and state is not None
+            and state.body_hash == body_hash
+            and state.location == got.source.location
+            and got.discovered is None
+        )
+
+    def _must_parse(self, got: Fetched, state: SourceState | None) -> bool:
+        """Whether :meth:`_store_fetched` will parse this fetch's body."""
+        result = got.result
+        if result is None or polite.classify(result.status) is not polite.Verdict.OK:
+            return False
+        return not self._same_bytes(got, state, hashlib.sha256(result.body).hexdigest())
+
+    def _store_fetched(
+        self, got: Fetched, state: SourceState | None, ahead: FetchedParse | None = None
+    ) -> IngestReport | None:
         """Store a fetch that got an HTTP response. Returns None when the response is a failure
-        (an error status, or a body that does not parse): the caller records it."""
+        (an error status, or a body that does not parse): the caller records it. ``ahead`` is
+        the body already parsed on a worker process (:func:`feedsvc.localread.parse_fetched`)."""
         source, result = got.source, got.result
         assert result is not None
         verdict = polite.classify(result.status)
@@ -425,19 +531,19 @@ class Pipeline:
         body_hash = (
             hashlib.sha256(result.body).hexdigest() if verdict is polite.Verdict.OK else None
         )
-        same_bytes = (
-            body_hash is not None
-            and state is not None
-            and state.body_hash == body_hash
-            and state.location == source.location
-            and got.discovered is None
-        )
+        same_bytes = self._same_bytes(got, state, body_hash)
         notes: list[str] = []
         parsed = None
+        derived = None
         if verdict is polite.Verdict.NOT_MODIFIED:
             notes.append("HTTP 304")
         elif same_bytes:
             notes.append("same bytes as last time; not parsed")
+        elif ahead is not None:
+            if ahead.error is not None:
+                got.error = ahead.error
+                return None
+            parsed, derived = ahead.parsed, ahead.derived
         else:
             try:
                 parsed = parse_feed(
@@ -502,7 +608,7 @@ class Pipeline:
                 counts = None
                 if parsed is not None:
                     run.set_feed_info(source.name, parsed.info)
-                    counts = self._store_articles(run, source, parsed.articles, now)
+                    counts = self._store_articles(run, source, parsed.articles, now, derived)
                 report = IngestReport(
                     source=source.name,
                     started=got.started,
@@ -665,11 +771,7 @@ class Pipeline:
             # the publish pending, and the next ingest publishes it (crash consistency).
             generation = self.store.publish_generation()
             remove_stale_temporaries(self.config.publish.dir)  # of a publish that was killed
-            sources = [
-                SourceStories(name, tuple(self.store.source_entries(name, settings.max_entries)))
-                for name in self.store.source_names()
-            ]
-            result = publish_site(self.store.stories(), sources, settings, self.config.publish.dir)
+            result = publish_whole_site(self.store, settings, self.config.publish.dir)
             self.store.mark_published(generation)
         if settings.hub:
             topics = [*self.pending_pings, *result.topics]
@@ -677,6 +779,13 @@ class Pipeline:
                 self.last_ping = self._ping(settings.hub, topics)
                 self.pending_pings = list(self.last_ping.failed)
         return result
+
+    def publish_main_feed(self) -> PublishResult:
+        """Regenerate ``atom.xml`` only (the same bytes :meth:`publish_site` writes there),
+        reading only what it shows; no hub ping. What ``bench/run.py`` times as "publishing
+        the main feed"."""
+        with publish_lock(publish_lock_path(self.config.storage.path)):
+            return publish_main_feed(self.store, self.config.feed, self.config.publish.dir)
 
     def _ping(self, hub: str, topics: list[str]) -> PingResult:
         client = self._client()

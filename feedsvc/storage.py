@@ -52,6 +52,15 @@ from feedsvc.models import (
 BUSY_TIMEOUT_S = 30.0
 POSTINGS_SQL = "SELECT entry_id FROM dedup_keys WHERE key = ? ORDER BY entry_id DESC LIMIT ?"
 """The near-duplicate candidate lookup: a range read of the ``dedup_keys`` primary key."""
+POSTINGS_BATCH = 48
+"""Keys looked up per statement (:data:`POSTINGS_BATCH_SQL`; SQLite allows 500 arms)."""
+_POSTINGS_ARM = (
+    "SELECT * FROM (SELECT key, entry_id FROM dedup_keys WHERE key = ? "
+    "ORDER BY entry_id DESC LIMIT ?)"
+)
+POSTINGS_BATCH_SQL = " UNION ALL ".join([_POSTINGS_ARM] * POSTINGS_BATCH)
+""":data:`POSTINGS_SQL` for :data:`POSTINGS_BATCH` keys at once: the same range reads, one
+statement (a statement per key cost more than the reads themselves)."""
 FTS_COLUMNS = ("title", "summary_html", "content_html")  # indexed for search, in this order
 FTS_WEIGHTS = (10.0, 3.0, 1.0)  # bm25 weights of those columns: a word in a title counts most
 MIGRATIONS = sqlite_utils.Migrations("feedsvc")
@@ -246,13 +255,70 @@ def m004_dedup(db: sqlite_utils.Database) -> None:
     # Index what is already stored, so entries ingested before this upgrade are found too.
     rows = db.execute("SELECT id, content_html, summary_html FROM entries").fetchall()
     for entry_id, content, summary in rows:
-        prof = neardup.profile(content or summary or "")
+        prof = neardup.compute_profile(content or summary or "")
         if prof is not None:
             _index_sketch(db.conn, entry_id, prof.sketch)
 
 
+@MIGRATIONS()
+def m008_publish_state(db: sqlite_utils.Database) -> None:
+    """Issue 8, publishing that scales: what lets a publish read only what it shows.
+
+    - ``story_count`` holds the number of live stories (entries that are their story's
+      published copy and not deleted), kept by triggers on ``entries`` whatever statement
+      changes it: the main feed needs it to find the open archive page, and counting a
+      million rows per publish would cost more than the rest of the publish.
+    - ``idx_entries_live_stories`` lists the live stories in the order they were stored,
+      with what a published archive page depends on (content hash, updated, source), so
+      checking every page for changes reads this index, not the rows.
+    - ``idx_entries_source_published`` gives a source's newest entries without sorting all
+      of them.
+    - ``published_files`` records, per file of the publish folder, a fingerprint of what it
+      was rendered from and the size and mtime it was written with: a complete archive page
+      (or a per-source feed) whose fingerprint and file are unchanged is not rendered again.
+    """
+    live_new = "NEW.story_id = NEW.id AND NEW.deleted IS NULL"
+    live_old = "OLD.story_id = OLD.id AND OLD.deleted IS NULL"
+    db.execute("CREATE TABLE story_count (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER)")
+    db.execute(
+        "INSERT INTO story_count VALUES "
+        "(1, (SELECT count(*) FROM entries WHERE story_id = id AND deleted IS NULL))"
+    )
+    db.execute(
+        f"CREATE TRIGGER story_count_insert AFTER INSERT ON entries WHEN {live_new} "
+        "BEGIN UPDATE story_count SET n = n + 1; END"
+    )
+    db.execute(
+        f"CREATE TRIGGER story_count_delete AFTER DELETE ON entries WHEN {live_old} "
+        "BEGIN UPDATE story_count SET n = n - 1; END"
+    )
+    db.execute(
+        "CREATE TRIGGER story_count_update AFTER UPDATE OF id, story_id, deleted ON entries "
+        f"WHEN ({live_new}) != ({live_old}) "
+        f"BEGIN UPDATE story_count SET n = n + ({live_new}) - ({live_old}); END"
+    )
+    db.execute(
+        "CREATE INDEX idx_entries_live_stories ON entries(id, content_hash, updated, source) "
+        "WHERE story_id = id AND deleted IS NULL"
+    )
+    db.execute(
+        "CREATE INDEX idx_entries_source_published ON entries(source, published DESC, atom_id) "
+        "WHERE deleted IS NULL"
+    )
+    db.execute(
+        """
+        CREATE TABLE published_files (
+            path TEXT PRIMARY KEY,  -- relative to the publish folder
+            fingerprint TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL
+        )
+        """
+    )
+
+
 def _index_sketch(conn: sqlite3.Connection, entry_id: int, sketch: Sequence[int]) -> None:
-    conn.execute("UPDATE entries SET sketch = ? WHERE id = ?", [json.dumps(list(sketch)), entry_id])
+    conn.execute("UPDATE entries SET sketch = ? WHERE id = ?", [_json_list(sketch), entry_id])
     conn.executemany(
         "INSERT OR IGNORE INTO dedup_keys (key, entry_id) VALUES (?, ?)",
         [(k, entry_id) for k in sketch],
@@ -534,10 +600,12 @@ class Store:
             _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            # Up to 64 MiB of page cache (allocated only as used; the default is 2 MiB): the
+            # Up to 16 MiB of page cache (allocated only as used; the default is 2 MiB): the
             # near-duplicate index is written at random places, and with a small cache each
-            # write reads its page again as the database grows (bench/dedup_bench.py).
-            conn.execute("PRAGMA cache_size=-65536")
+            # write reads its page again as the database grows (bench/dedup_bench.py). 16 and
+            # 64 MiB measured the same there at 20k entries; 64 MiB made a first ingest of
+            # the benchmark corpus peak at 248 MB (bench/run.py figure 7, target 200 MB).
+            conn.execute("PRAGMA cache_size=-16384")
             self._migrate()
         except sqlite3.DatabaseError as e:
             conn.close()
@@ -676,8 +744,109 @@ class Store:
     @_reads
     def source_names(self) -> list[str]:
         """The names of the sources that have stored entries, sorted."""
-        rows = self.db.execute("SELECT DISTINCT source FROM entries ORDER BY source").fetchall()
+        # One index probe per source instead of reading the whole index of entries (every
+        # entry's source is a row of sources: entries.source is a foreign key).
+        rows = self.db.execute(
+            "SELECT name FROM sources s WHERE EXISTS "
+            "(SELECT 1 FROM entries e WHERE e.source = s.name) ORDER BY name"
+        ).fetchall()
         return [r[0] for r in rows]
+
+    # --- reads for publishing a large database (see m008_publish_state) --------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every read inside sees the database as of its first read."""
+        conn = self.db.conn
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: cannot start a read: {e}") from e
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def story_count(self) -> int:
+        """How many live stories there are (as :meth:`stories` would return), read from the
+        count the triggers of m008_publish_state keep."""
+        row = self.db.execute("SELECT n FROM story_count").fetchone()
+        return int(row[0]) if row else 0
+
+    def last_stories(self, limit: int) -> list[PublishedEntry]:
+        """The last ``limit`` of :meth:`stories`, in the same order (oldest first)."""
+        if limit <= 0:
+            return []
+        newest = self._entries(
+            "e.story_id = e.id AND e.deleted IS NULL", "e.id DESC LIMIT ?", [limit]
+        )
+        return newest[::-1]
+
+    def story_keys(self, size: int) -> Iterator[list[tuple[int, str, str]]]:
+        """``(id, source, "id content_hash updated source")`` of every story of
+        :meth:`stories`, in the same order, ``size`` at a time (the last batch may be
+        shorter), streamed from an index (no row is read)."""
+        cursor = self.db.conn.execute(
+            "SELECT id, source, id || ' ' || content_hash || ' ' || updated || ' ' || source "
+            "FROM entries WHERE story_id = id AND deleted IS NULL ORDER BY id"
+        )
+        while batch := cursor.fetchmany(size):
+            yield batch
+
+    def stories_between(self, first: int, last: int) -> list[PublishedEntry]:
+        """The stories of :meth:`stories` whose id is from ``first`` to ``last``, in order."""
+        return self._entries(
+            "e.story_id = e.id AND e.deleted IS NULL AND e.id BETWEEN ? AND ?",
+            "e.id ASC",
+            [first, last],
+        )
+
+    def source_entry_keys(self, source: str, limit: int) -> list[tuple[int, str, str, str]]:
+        """``(id, content_hash, updated, atom_id)`` of :meth:`source_entries` (the same
+        entries in the same order), without building them."""
+        rows = self.db.execute(
+            "SELECT id, content_hash, updated, atom_id FROM entries "
+            "WHERE source = ? AND deleted IS NULL ORDER BY published DESC, atom_id ASC LIMIT ?",
+            [source, limit],
+        ).fetchall()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def feed_info_json(self) -> dict[str, str | None]:
+        """Each source's stored feed metadata, as stored (the JSON that becomes
+        ``atom:source``)."""
+        return dict(self.db.execute("SELECT name, feed_info FROM sources").fetchall())
+
+    def published_files(self) -> dict[str, tuple[str, int, int]]:
+        """What :meth:`record_published` recorded: path → (fingerprint, size, mtime_ns)."""
+        rows = self.db.execute(
+            "SELECT path, fingerprint, size, mtime_ns FROM published_files"
+        ).fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def record_published(self, files: Sequence[tuple[str, str, int, int]]) -> None:
+        """Remember ``(path, fingerprint, size, mtime_ns)`` of files just published."""
+        if not files:
+            return
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO published_files (path, fingerprint, size, mtime_ns) "
+                "VALUES (?, ?, ?, ?)",
+                files,
+            )
+
+    def recount_stories(self) -> None:
+        """Set the story count of m008_publish_state from the stories themselves."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE story_count SET n = "
+                "(SELECT count(*) FROM entries WHERE story_id = id AND deleted IS NULL)"
+            )
+
+    def forget_published(self) -> None:
+        """Forget every recorded fingerprint (the next publish renders every file)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM published_files")
 
     def _entries(self, where: str, order: str, params: list[Any]) -> list[PublishedEntry]:
         # ``where`` and ``order`` are constants of this module, never user input.
@@ -1180,10 +1349,17 @@ class SourceRun:
         number of keys asked about, not on the number of entries stored.
         """
         out: dict[int, list[int]] = {}
-        for key in sorted(keys):
-            rows = self.db.execute(POSTINGS_SQL, [key, POSTINGS_LIMIT]).fetchall()
-            if rows:
-                out[key] = [r[0] for r in rows]
+        ordered = sorted(keys)
+        conn = self.db.conn
+        for i in range(0, len(ordered), POSTINGS_BATCH):
+            chunk = ordered[i : i + POSTINGS_BATCH]
+            # Padded with -1, which is never a key (sketch keys are hashes >= 0).
+            chunk += [-1] * (POSTINGS_BATCH - len(chunk))
+            params = [v for key in chunk for v in (key, POSTINGS_LIMIT)]
+            for key, entry_id in conn.execute(POSTINGS_BATCH_SQL, params):
+                out.setdefault(key, []).append(entry_id)
+        for ids in out.values():
+            ids.sort(reverse=True)  # newest first, as POSTINGS_SQL gives them
         return out
 
     def bodies(self, ids: set[int]) -> dict[int, Candidate]:
@@ -1273,6 +1449,11 @@ class SourceRun:
         """Carry out a dedup plan. Returns what was done."""
         counts = {"new": 0, "updated": 0, "unchanged": 0, "duplicates": 0}
         ids_by_key: dict[str, int] = {}
+        conn = self.db.conn
+        # New rows get the id SQLite would choose (the largest id + 1: ids are never reused
+        # while that row exists, and this transaction holds the write lock), given up front so
+        # that a new story's story_id and the sketch go in with the row instead of two UPDATEs.
+        next_id: int | None = None
         for intent in intents:
             if isinstance(intent, Unchanged):
                 counts["unchanged"] += 1
@@ -1301,12 +1482,17 @@ class SourceRun:
                 story = intent.story_of
                 if story is None and intent.story_of_key is not None:
                     story = ids_by_key[intent.story_of_key]
-                row = _article_columns(intent.article)
+                if next_id is None:
+                    next_id = conn.execute(
+                        "SELECT coalesce(max(id), 0) + 1 FROM entries"
+                    ).fetchone()[0]
+                entry_id, next_id = next_id, next_id + 1
+                row = {"id": entry_id, **_article_columns(intent.article)}
                 row.update(
                     source=source,
                     key=intent.article.key,
                     atom_id=intent.atom_id,
-                    story_id=story if story is not None else 0,
+                    story_id=story if story is not None else entry_id,
                     dup_rule=intent.rule.value if intent.rule else None,
                     dup_score=intent.score,
                     original_id=intent.article.original_id,
@@ -1317,26 +1503,27 @@ class SourceRun:
                     updated=iso(intent.updated),
                     first_seen=iso(now),
                     last_seen=iso(now),
+                    sketch=_json_list(intent.sketch),
                 )
+                if story is None:
+                    counts["new"] += 1
+                else:
+                    # A copy shares its story's tombstone: a deleted story stays deleted.
+                    found = conn.execute("SELECT deleted FROM entries WHERE id = ?", [story])
+                    head = found.fetchone()
+                    row["deleted"] = head[0] if head else None
+                    counts["duplicates"] += 1
                 if intent.takeover is not None:
                     # Free the story's atom id: the displaced head takes the new entry's own.
                     self.db.execute(
                         "UPDATE entries SET atom_id = ? WHERE id = ?",
                         [intent.displaced_atom_id, intent.takeover],
                     )
-                entry_id = _insert_row(self.db.conn, "entries", row)
-                _index_sketch(self.db.conn, entry_id, intent.sketch)
-                if story is None:
-                    self.db.execute("UPDATE entries SET story_id = id WHERE id = ?", [entry_id])
-                    counts["new"] += 1
-                else:
-                    # A copy shares its story's tombstone: a deleted story stays deleted.
-                    self.db.execute(
-                        "UPDATE entries SET deleted = (SELECT deleted FROM entries WHERE id = ?) "
-                        "WHERE id = ?",
-                        [story, entry_id],
-                    )
-                    counts["duplicates"] += 1
+                _insert_row(conn, "entries", row)
+                conn.executemany(
+                    "INSERT OR IGNORE INTO dedup_keys (key, entry_id) VALUES (?, ?)",
+                    [(k, entry_id) for k in intent.sketch],
+                )
                 if intent.takeover is not None:
                     self.db.execute(
                         "UPDATE entries SET story_id = ? WHERE story_id = ?",
@@ -1464,15 +1651,26 @@ def _opt(d: datetime | None) -> str | None:
     return iso(d) if d else None
 
 
+# json.dumps(x, ensure_ascii=False) builds a new encoder per call; this is the same encoder.
+_JSON_UNICODE = json.JSONEncoder(ensure_ascii=False)
+
+
+def _json_list(items: Sequence[Any], unicode: bool = False) -> str:
+    """``json.dumps(list(items))`` (with ``ensure_ascii=False`` when ``unicode``)."""
+    if not items:
+        return "[]"
+    return _JSON_UNICODE.encode(list(items)) if unicode else json.dumps(list(items))
+
+
 def _article_columns(a: Any) -> dict[str, Any]:
     return {
         "title": a.title,
         "link": a.link,
         "content_html": a.content_html,
         "summary_html": a.summary_html,
-        "authors": json.dumps([[p.name, p.email, p.uri] for p in a.authors], ensure_ascii=False),
-        "categories": json.dumps(list(a.categories), ensure_ascii=False),
-        "enclosures": json.dumps([[e.href, e.length, e.type] for e in a.enclosures]),
+        "authors": _json_list([[p.name, p.email, p.uri] for p in a.authors], unicode=True),
+        "categories": _json_list(a.categories, unicode=True),
+        "enclosures": _json_list([[e.href, e.length, e.type] for e in a.enclosures]),
         "lang": a.lang,
         "rights": a.rights,
         "origin": a.origin,

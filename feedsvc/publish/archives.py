@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from feedsvc.models import PublishedEntry
 from feedsvc.publish.common import newest_first
 
-__all__ = ["ArchivePage", "ArchivePlan", "plan_archives"]
+__all__ = ["ArchivePage", "ArchivePlan", "current_entries", "plan_archives", "split_counts"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,24 @@ def plan_archives(
     open_entries = tuple(stories[complete * page_size :])
     if complete:
         pages.append(ArchivePage(complete + 1, open_entries, complete=False))
-    newest = newest_first(stories)[:current_size]
+    current = current_entries(newest_first(stories)[:current_size], open_entries)
+    return ArchivePlan(current=current, pages=tuple(pages))
+
+
+def current_entries(
+    newest: Sequence[PublishedEntry], open_entries: Sequence[PublishedEntry]
+) -> tuple[PublishedEntry, ...]:
+    """The subscription document's stories: ``newest`` (the newest ``current_size`` stories
+    by :func:`~feedsvc.publish.common.newest_first`) and every story of the open page,
+    newest first. Without a complete page the open page holds every story."""
     seen = {e.atom_id for e in newest}
-    current = newest_first([*newest, *(e for e in open_entries if e.atom_id not in seen)])
-    return ArchivePlan(current=tuple(current), pages=tuple(pages))
+    return tuple(newest_first([*newest, *(e for e in open_entries if e.atom_id not in seen)]))
+
+
+def split_counts(stories: int, page_size: int) -> tuple[int, int]:
+    """``(complete pages, stories on the open page)`` for ``stories`` stories: what
+    :func:`plan_archives` cuts, from the count alone."""
+    if page_size < 1:
+        raise ValueError(f"page_size must be at least 1 ({page_size=})")
+    complete = stories // page_size
+    return complete, stories - complete * page_size

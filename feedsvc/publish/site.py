@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feedsvc.models import FeedSettings, PublishedEntry
-from feedsvc.publish.archives import ArchivePlan, plan_archives
+from feedsvc.publish.archives import plan_archives
 from feedsvc.publish.atom import render_atom
 from feedsvc.publish.common import (
     ARCHIVE_DIR,
@@ -113,58 +113,103 @@ def render_site(
     :func:`~feedsvc.publish.archives.plan_archives`); ``sources`` the per-source entry
     lists. Raises :class:`~feedsvc.errors.PublishError` when a document cannot be rendered.
     """
-    urls = Urls(settings.base_url)
     plan = plan_archives(
         stories, page_size=settings.archive_page_size, current_size=settings.max_entries
     )
-    html = Link("alternate", urls.html, HTML_TYPE)
-    hub = hub_links(settings)
-    out: list[Rendered] = []
-
-    out.extend(_archive_pages(plan, settings, urls, html))
-
-    listed: list[PageFeed] = []
+    out = [
+        render_archive_page(page.number, page.entries, page.complete, len(plan.pages), settings)
+        for page in plan.pages
+    ]
+    listed: list[str] = []
     for source in sorted(sources, key=lambda s: s.name):
-        if not _FILE_NAME.fullmatch(source.name):
-            continue
-        url = urls.source(source.name)
-        head = Head(
-            id=source_feed_id(settings.id, source.name),
-            title=f"{settings.title} — {source.name}",
-            self_url=url,
-            links=(html, *hub),
-        )
-        data = render_atom(source.entries, settings, head=head)
-        out.append(Rendered(f"{SOURCES_DIR}/{source.name}.xml", data, url))
-        listed.append(PageFeed(url, source.name))
-
-    atom_alt = Link("alternate", urls.atom, ATOM_TYPE, "Atom")
-    rss_alt = Link("alternate", urls.rss, RSS_TYPE, "RSS 2.0")
-    json_alt = Link("alternate", urls.json, JSON_TYPE, "JSON Feed 1.1")
-    rss_head = Head(settings.id, settings.title, urls.rss, (html, atom_alt, json_alt, *hub))
-    json_head = Head(settings.id, settings.title, urls.json, (html, *hub))
-    out.append(Rendered(RSS_FILE, render_rss(plan.current, settings, rss_head), urls.rss))
-    out.append(Rendered(JSON_FILE, render_json_feed(plan.current, settings, json_head), urls.json))
-
-    main_links = [html, rss_alt, json_alt, *hub]
-    newest = plan.newest_complete
-    if newest is not None:  # RFC 5005 §4: the subscription document links the newest archive
-        main_links.append(Link("prev-archive", urls.archive(newest)))
-    main_head = Head(settings.id, settings.title, urls.atom, tuple(main_links))
-    out.append(Rendered(ATOM_FILE, render_atom(plan.current, settings, head=main_head), urls.atom))
-
-    page_entries = newest_first(plan.current)[: settings.max_entries]
-    archive_url = urls.archive(newest) if newest is not None else None
-    page = render_page(page_entries, settings, source_feeds=listed, archive_url=archive_url)
-    out.append(Rendered(CSS_FILE, render_css()))
-    out.append(Rendered(HTML_FILE, page))
+        rendered = render_source_feed(source, settings)
+        if rendered is not None:
+            out.append(rendered)
+            listed.append(source.name)
+    out.extend(render_main_documents(plan.current, plan.newest_complete, listed, settings))
     return RenderedSite(tuple(out), len(plan.current))
 
 
-def _archive_pages(
-    plan: ArchivePlan, settings: FeedSettings, urls: Urls, html: Link
+def has_source_feed(name: str) -> bool:
+    """Whether the source ``name`` gets a feed of its own (its name is a safe file name)."""
+    return _FILE_NAME.fullmatch(name) is not None
+
+
+def render_source_feed(source: SourceStories, settings: FeedSettings) -> Rendered | None:
+    """``sources/NAME.xml``: the newest entries of one source; None for a source whose name
+    is not a safe file name (see :func:`has_source_feed`)."""
+    if not has_source_feed(source.name):
+        return None
+    urls = Urls(settings.base_url)
+    url = urls.source(source.name)
+    head = Head(
+        id=source_feed_id(settings.id, source.name),
+        title=f"{settings.title} — {source.name}",
+        self_url=url,
+        links=(Link("alternate", urls.html, HTML_TYPE), *hub_links(settings)),
+    )
+    data = render_atom(source.entries, settings, head=head)
+    return Rendered(f"{SOURCES_DIR}/{source.name}.xml", data, url)
+
+
+def render_main_documents(
+    current: Sequence[PublishedEntry],
+    newest_complete: int | None,
+    source_names: Sequence[str],
+    settings: FeedSettings,
 ) -> list[Rendered]:
-    """The archive documents (RFC 5005 §4), oldest first.
+    """``rss.xml``, ``feed.json``, ``atom.xml``, ``style.css`` and ``index.html``, in that
+    order: the subscription documents of ``current`` (see
+    :func:`~feedsvc.publish.archives.current_entries`), ``atom.xml`` linking the archive page
+    ``newest_complete`` (if any), and the page listing the per-source feeds of
+    ``source_names`` (those that have one)."""
+    urls = Urls(settings.base_url)
+    html = Link("alternate", urls.html, HTML_TYPE)
+    hub = hub_links(settings)
+    json_alt = Link("alternate", urls.json, JSON_TYPE, "JSON Feed 1.1")
+    atom_alt = Link("alternate", urls.atom, ATOM_TYPE, "Atom")
+    rss_head = Head(settings.id, settings.title, urls.rss, (html, atom_alt, json_alt, *hub))
+    json_head = Head(settings.id, settings.title, urls.json, (html, *hub))
+    out = [
+        Rendered(RSS_FILE, render_rss(current, settings, rss_head), urls.rss),
+        Rendered(JSON_FILE, render_json_feed(current, settings, json_head), urls.json),
+        render_main_atom(current, newest_complete, settings),
+    ]
+    listed = [PageFeed(urls.source(name), name) for name in source_names if has_source_feed(name)]
+    page_entries = newest_first(current)[: settings.max_entries]
+    archive_url = urls.archive(newest_complete) if newest_complete is not None else None
+    page = render_page(page_entries, settings, source_feeds=listed, archive_url=archive_url)
+    out.append(Rendered(CSS_FILE, render_css()))
+    out.append(Rendered(HTML_FILE, page))
+    return out
+
+
+def render_main_atom(
+    current: Sequence[PublishedEntry], newest_complete: int | None, settings: FeedSettings
+) -> Rendered:
+    """``atom.xml``, the main feed: ``current`` and, per RFC 5005 §4, a ``prev-archive``
+    link to the newest complete archive page ``newest_complete`` (if there is one)."""
+    urls = Urls(settings.base_url)
+    main_links = [
+        Link("alternate", urls.html, HTML_TYPE),
+        Link("alternate", urls.rss, RSS_TYPE, "RSS 2.0"),
+        Link("alternate", urls.json, JSON_TYPE, "JSON Feed 1.1"),
+        *hub_links(settings),
+    ]
+    if newest_complete is not None:
+        main_links.append(Link("prev-archive", urls.archive(newest_complete)))
+    main_head = Head(settings.id, settings.title, urls.atom, tuple(main_links))
+    return Rendered(ATOM_FILE, render_atom(current, settings, head=main_head), urls.atom)
+
+
+def render_archive_page(
+    number: int,
+    entries: Sequence[PublishedEntry],
+    complete: bool,
+    pages: int,
+    settings: FeedSettings,
+) -> Rendered:
+    """The archive document ``archive/NUMBER.xml`` (RFC 5005 §4) of ``pages`` in all.
 
     A complete page links ``prev-archive`` (unless it is the first), ``next-archive`` (the
     page after it always exists: complete, or the open page) and ``current``; it is marked
@@ -172,24 +217,36 @@ def _archive_pages(
     marked, because its entries still change. No hub link: archive documents do not change,
     so there is nothing to subscribe to.
     """
-    out: list[Rendered] = []
-    last = len(plan.pages)
-    for page in plan.pages:
-        links = [html, Link("current", urls.atom)]
-        if page.number > 1:
-            links.append(Link("prev-archive", urls.archive(page.number - 1)))
-        if page.number < last:
-            links.append(Link("next-archive", urls.archive(page.number + 1)))
-        head = Head(
-            id=settings.id,
-            title=settings.title,
-            self_url=urls.archive(page.number),
-            links=tuple(links),
-            archive=page.complete,
-        )
-        data = render_atom(page.entries, settings, head=head)
-        out.append(Rendered(f"{ARCHIVE_DIR}/{page.number}.xml", data))
-    return out
+    urls = Urls(settings.base_url)
+    links = [Link("alternate", urls.html, HTML_TYPE), Link("current", urls.atom)]
+    if number > 1:
+        links.append(Link("prev-archive", urls.archive(number - 1)))
+    if number < pages:
+        links.append(Link("next-archive", urls.archive(number + 1)))
+    head = Head(
+        id=settings.id,
+        title=settings.title,
+        self_url=urls.archive(number),
+        links=tuple(links),
+        archive=complete,
+    )
+    data = render_atom(entries, settings, head=head)
+    return Rendered(archive_path(number), data)
+
+
+def archive_path(number: int) -> str:
+    """Where archive page ``number`` is written, below the publish folder."""
+    return f"{ARCHIVE_DIR}/{number}.xml"
+
+
+def write_rendered(item: Rendered, out_dir: Path, changed: list[Path], topics: list[str]) -> None:
+    """Write one rendered file (if its bytes changed), noting it in ``changed`` and its
+    WebSub topic in ``topics``."""
+    path = out_dir / item.path
+    if write_atomic(path, item.data):
+        changed.append(path)
+        if item.topic is not None:
+            topics.append(item.topic)
 
 
 def publish_site(
@@ -208,11 +265,7 @@ def publish_site(
     changed: list[Path] = []
     topics: list[str] = []
     for item in rendered.files:
-        path = out_dir / item.path
-        if write_atomic(path, item.data):
-            changed.append(path)
-            if item.topic is not None:
-                topics.append(item.topic)
+        write_rendered(item, out_dir, changed, topics)
     return PublishResult(
         changed=tuple(changed),
         topics=tuple(topics),
