@@ -75,6 +75,13 @@ _BACKUP_SUFFIXES = (".swp", ".swo", ".bak", ".tmp", ".orig", ".rej", ".part")
 # FAT, 1 s on ext3/HFS+, a clock tick elsewhere) can leave size and mtime unchanged, so such a
 # file is re-hashed at the next scan instead of being trusted on its stat alone.
 RACY_NS = 2_000_000_000
+# A file written in place ("open, truncate, write") can be read while only part of it is
+# written. A read is kept only if the file did not change while it was read (checked by fstat
+# before and after, up to _READ_ATTEMPTS times), and a file modified less than SETTLE_NS before
+# it was read is stat'ed again once that much time has passed: if it changed meanwhile it was
+# still being written, and it is skipped until the next run instead of storing a torn copy.
+_READ_ATTEMPTS = 3
+SETTLE_NS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -385,6 +392,20 @@ def _skip_reason(name: str) -> str | None:
     return None
 
 
+def _is_unicode(name: str) -> bool:
+    """False for a name whose bytes are not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: Path | str) -> str:
+    """``path`` for a message: undecodable bytes of a file name shown as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def stamp_is_fresh(stamp: FileStamp, size: int, mtime_ns: int, inode: int) -> bool:
     """Whether a file whose stat shows ``size``/``mtime_ns``/``inode`` can be trusted to be
     unchanged since ``stamp`` was taken, without reading it. Pure; see :data:`RACY_NS`."""
@@ -392,18 +413,39 @@ def stamp_is_fresh(stamp: FileStamp, size: int, mtime_ns: int, inode: int) -> bo
     return same and stamp.seen_ns - stamp.mtime_ns >= RACY_NS
 
 
-def _read(path: Path, relpath: str, max_bytes: int) -> tuple[bytes, FileStamp]:
-    """Read one regular file and stamp it; SourceError for errors, _NotAnArticle for skips."""
+def _same_version(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_ino, a.st_size, a.st_mtime_ns, a.st_ctime_ns) == (
+        b.st_ino,
+        b.st_size,
+        b.st_mtime_ns,
+        b.st_ctime_ns,
+    )
+
+
+def _read(path: Path, relpath: str, max_bytes: int) -> tuple[bytes, FileStamp, int]:
+    """Read one regular file and stamp it (and its ctime, ns); SourceError for errors,
+    _NotAnArticle for skips (including a file that kept changing while it was read)."""
     origin = str(path)
     seen_ns = time.time_ns()  # before the read: a write during the read makes the stamp racy
     try:
         # O_NONBLOCK: never hang on a FIFO that was swapped in after the stat.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise _NotAnArticle(f"{origin}: skipped: not a regular file")
-            data = f.read(max_bytes + 1)
+            for _ in range(_READ_ATTEMPTS):
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise _NotAnArticle(f"{origin}: skipped: not a regular file")
+                f.seek(0)
+                data = f.read(max_bytes + 1)
+                after = os.fstat(f.fileno())
+                whole = len(data) == after.st_size or len(data) > max_bytes
+                if whole and _same_version(st, after):
+                    break
+            else:
+                raise _NotAnArticle(
+                    f"{origin}: skipped: it changed while it was read (being written?); "
+                    "it is read again at the next run"
+                )
     except OSError as e:
         raise SourceError(f"{origin}: cannot read: {e.strerror or e}") from e
     if len(data) > max_bytes:
@@ -411,12 +453,49 @@ def _read(path: Path, relpath: str, max_bytes: int) -> tuple[bytes, FileStamp]:
     if b"\0" in data[:_BINARY_SNIFF_BYTES]:
         raise _NotAnArticle(f"{origin}: skipped: binary file (NUL byte)")
     digest = hashlib.sha256(data).hexdigest()
-    return data, FileStamp(relpath, len(data), st.st_mtime_ns, st.st_ino, digest, seen_ns)
+    stamp = FileStamp(relpath, len(data), st.st_mtime_ns, st.st_ino, digest, seen_ns)
+    return data, stamp, st.st_ctime_ns
+
+
+def _settled(reads: list[tuple[Path, FileStamp, int]]) -> set[Path]:
+    """The files among ``reads`` (path, stamp, ctime_ns) that were modified less than
+    :data:`SETTLE_NS` before they were read and changed since: still being written. Waits
+    at most SETTLE_NS once, and only when such a fresh file was read."""
+    fresh = [r for r in reads if r[1].seen_ns - max(r[1].mtime_ns, r[2]) < SETTLE_NS]
+    if not fresh:
+        return set()
+    newest = max(max(r[1].mtime_ns, r[2]) for r in fresh)
+    wait_ns = newest + SETTLE_NS - time.time_ns()
+    if wait_ns > 0:
+        time.sleep(min(wait_ns, SETTLE_NS) / 1e9)
+    changed: set[Path] = set()
+    for path, stamp, ctime_ns in fresh:
+        try:
+            st = os.stat(path)
+        except OSError:
+            changed.add(path)
+            continue
+        if (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != (
+            stamp.inode,
+            stamp.size,
+            stamp.mtime_ns,
+            ctime_ns,
+        ):
+            changed.add(path)
+    return changed
+
+
+def _read_settled(path: Path, relpath: str, max_bytes: int) -> tuple[bytes, FileStamp]:
+    """:func:`_read` one file, then make sure it was not still being written."""
+    data, stamp, ctime_ns = _read(path, relpath, max_bytes)
+    if _settled([(path, stamp, ctime_ns)]):
+        raise _NotAnArticle(f"{path}: skipped: it is being written; read it again later")
+    return data, stamp
 
 
 def _load(path: Path, relpath: str, max_bytes: int) -> Article:
     """Read and parse one regular file; SourceError for errors, _NotAnArticle for skips."""
-    data, _ = _read(path, relpath, max_bytes)
+    data, _ = _read_settled(path, relpath, max_bytes)
     return parse_article(data, relpath, origin=str(path))
 
 
@@ -470,6 +549,7 @@ def scan_directory(
     stamps: list[FileStamp] = []
     unchanged: list[str] = []
     visited: set[Path] = {real_root}
+    reads: list[tuple[Path, FileStamp, int, Article | SourceError | None]] = []
 
     def walk(directory: Path, rel: PurePosixPath) -> None:
         try:
@@ -480,6 +560,12 @@ def scan_directory(
             return
         for entry in entries:
             path, relpath = directory / entry.name, rel / entry.name
+            if not _is_unicode(entry.name):
+                # Its key and messages could not be stored (SQLite text is Unicode).
+                errors.append(
+                    f"{printable(path)}: the file name is not valid UTF-8; rename it to ingest it"
+                )
+                continue
             if entry.name.startswith("."):
                 kind = "folder" if entry.is_dir(follow_symlinks=False) else "file"
                 skipped.append(f"{path}: skipped: hidden {kind}")
@@ -522,18 +608,38 @@ def scan_directory(
                     unchanged.append(key)
                     continue
             try:
-                data, stamp = _read(path, key, max_bytes)
-                if previous is not None and stamp.sha256 == previous.sha256:
-                    unchanged.append(key)  # touched or rewritten with the same bytes
-                else:
-                    articles.append(parse_article(data, key, origin=str(path)))
-                stamps.append(stamp)
+                data, stamp, ctime_ns = _read(path, key, max_bytes)
             except _NotAnArticle as e:
                 skipped.append(str(e))
+                continue
             except SourceError as e:
                 errors.append(str(e))
+                continue
+            outcome: Article | SourceError | None = None  # None: same bytes as last time
+            if previous is None or stamp.sha256 != previous.sha256:
+                try:
+                    outcome = parse_article(data, key, origin=str(path))
+                except SourceError as e:
+                    outcome = e
+            reads.append((path, stamp, ctime_ns, outcome))
 
     walk(root, PurePosixPath())
+    # Decided only now, once files that were just written have had time to settle: a file
+    # still being written is skipped (no stamp: the next run reads it), never stored torn.
+    changing = _settled([(path, stamp, ctime) for path, stamp, ctime, _ in reads])
+    for path, stamp, _, outcome in reads:
+        if path in changing:
+            skipped.append(
+                f"{path}: skipped: it is being written; it is read again at the next run"
+            )
+        elif isinstance(outcome, SourceError):
+            errors.append(str(outcome))
+        else:
+            if outcome is None:
+                unchanged.append(stamp.relpath)  # touched or rewritten with the same bytes
+            else:
+                articles.append(outcome)
+            stamps.append(stamp)
     return DirectoryScan(
         articles=tuple(articles),
         errors=tuple(errors),

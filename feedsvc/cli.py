@@ -27,7 +27,15 @@ from feedsvc.errors import ConfigError, FeedsvcError
 from feedsvc.models import IngestReport, Source
 from feedsvc.pipeline import Pipeline, needs_publish
 from feedsvc.publish import PublishResult
-from feedsvc.storage import EntryRow, SearchHit, Store, iso
+from feedsvc.storage import (
+    DatabaseCheck,
+    EntryRow,
+    SearchHit,
+    Store,
+    backup_database,
+    check_database,
+    iso,
+)
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -221,7 +229,7 @@ def ingest(
             finally:
                 bar.finish()
             result = None
-            if needs_publish(reports, pipe.atom_path()):
+            if needs_publish(reports, pipe.atom_path(), pipe.store):
                 result = pipe.publish_site()
             if as_json:
                 click.echo(json.dumps(ingest_document(reports, result), indent=2))
@@ -726,6 +734,91 @@ from feedsvc.cli_sources import init, opml, sources  # noqa: E402
 
 for _command in (init, sources, opml, doctor):
     cli.add_command(_command)
+
+
+@cli.group()
+def db() -> None:
+    """Check and back up the database (see README, "Database care")."""
+
+
+def check_document(check: DatabaseCheck) -> dict[str, Any]:
+    """The ``db check --json`` document (shape documented in the README; keep it stable)."""
+    return {
+        "path": str(check.path),
+        "ok": check.ok,
+        "size_bytes": check.size_bytes,
+        "journal_mode": check.journal_mode,
+        "integrity": list(check.integrity),
+        "schema": {
+            "version": check.schema_version,
+            "applied": list(check.applied),
+            "pending": list(check.pending),
+            "unknown": list(check.unknown),
+        },
+        "entries": check.entries,
+        "problems": list(check.problems),
+    }
+
+
+@db.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document (see README).")
+@click.argument("path", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def db_check(obj: Ctx, as_json: bool, path: Path | None) -> None:
+    """Check the database: integrity (PRAGMA integrity_check) and schema version.
+
+    Checks the configured database, or the database file PATH (a backup, say). Opens it
+    read-only and changes nothing, not even a pending schema upgrade. Exits 0 when it is
+    sound, 1 when it is damaged, not a feedsvc database, written by a newer feedsvc, or
+    cannot be opened.
+    """
+    with _errors():
+        target = path if path is not None else obj.config().storage.path
+        check = check_database(target)
+    if as_json:
+        click.echo(json.dumps(check_document(check), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"database   {_rel(check.path)} ({check.size_bytes:,} bytes)")
+        if not check.integrity:
+            click.echo("integrity  not checked (the file cannot be read as a database)")
+        else:
+            click.echo(f"integrity  {'ok' if check.integrity == ('ok',) else 'FAILED'}")
+        findings = check.integrity if check.integrity != ("ok",) else ()
+        for line in findings[:10]:
+            click.echo(f"           {line}")
+        if len(findings) > 10:
+            click.echo(f"           ... {len(findings) - 10} more line(s) (--json shows them)")
+        if check.applied or check.pending:
+            click.echo(
+                f"schema     {check.schema_version or 'none'} ({len(check.applied)} migrations "
+                f"applied, {len(check.pending)} pending, {len(check.unknown)} unknown)"
+            )
+        if check.entries is not None:
+            click.echo(f"entries    {check.entries}")
+        for problem in check.problems:
+            click.echo(f"problem    {problem}")
+        click.echo("ok" if check.ok else "NOT OK")
+    sys.exit(EXIT_OK if check.ok else EXIT_SOURCES_FAILED)
+
+
+@db.command("backup")
+@click.option("--force", is_flag=True, help="Overwrite DEST if it exists.")
+@click.argument("dest", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def db_backup(obj: Ctx, force: bool, dest: Path) -> None:
+    """Copy the database to DEST with SQLite's online backup API.
+
+    Safe while the daemon runs: the copy is one consistent snapshot, checked before it
+    is put in place, and a single self-contained file. Refuses to overwrite DEST unless
+    --force. To restore, see README "Database care".
+    """
+    with _errors():
+        source = obj.config().storage.path
+        copy = backup_database(source, dest, force=force)
+    click.echo(
+        f"backed up {_rel(source)} to {_rel(dest)} ({copy.size_bytes:,} bytes, "
+        f"{copy.entries} entries, schema {copy.schema_version}, integrity ok)"
+    )
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from whatever directory feedsvc is started in. Parsing (:func:`parse_config`) is
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -428,6 +429,11 @@ def adhoc_sources(config: Config, paths: list[Path]) -> list[Source]:
     by_location = {s.location: s for s in config.sources if s.kind is not SourceKind.URL}
     out: list[Source] = []
     for p in paths:
+        try:
+            str(p).encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(p).decode("utf-8", "backslashreplace")
+            raise ConfigError(f"{shown}: the path is not valid UTF-8; rename it") from None
         resolved = p.resolve()
         if str(resolved) in by_location:
             out.append(by_location[str(resolved)])

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Generator, Sequence
@@ -117,7 +118,35 @@ def parse_pool(workers: int) -> ProcessPoolExecutor:
     """Worker processes for parsing: forked from a fork server (forking a process that runs
     threads, like the URL fetchers, is unsafe), spawned where there is none."""
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_exit_with,
+        initargs=(os.getpid(),),
+    )
+
+
+def _exit_with(owner: int) -> None:
+    """In a worker: exit as soon as the process that started the pool is gone.
+
+    A worker waits for work on a pipe that every worker holds open, so when its owner is
+    killed (SIGKILL, the OOM killer) it would wait forever, and keep the forkserver and the
+    resource tracker alive with it (found by tests/test_crash.py)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(_OWNER_POLL_S)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid was reused by someone else's process
+                os._exit(1)
+
+    threading.Thread(target=watch, name="feedsvc-owner-watch", daemon=True).start()
+
+
+_OWNER_POLL_S = 0.5
 
 
 def workers_for(setting: int, cpus: int | None) -> int:

@@ -61,6 +61,7 @@ from feedsvc.models import (
 )
 from feedsvc.parse import parse_feed
 from feedsvc.publish import PublishResult
+from feedsvc.publish.files import remove_stale_temporaries
 from feedsvc.sitepublish import publish_main_feed, publish_whole_site
 from feedsvc.storage import RunCounts, SourceRun, SourceState, Store, iso
 from feedsvc.websub import DEFAULT_DELAYS, PingResult, ping_hub
@@ -766,7 +767,12 @@ class Pipeline:
         # at once (the daemon and a CLI ingest) the one that writes last also read last: the
         # files never go back to an older state of the database.
         with publish_lock(publish_lock_path(self.config.storage.path)):
+            # Read the change counter before the stories: a change committed meanwhile leaves
+            # the publish pending, and the next ingest publishes it (crash consistency).
+            generation = self.store.publish_generation()
+            remove_stale_temporaries(self.config.publish.dir)  # of a publish that was killed
             result = publish_whole_site(self.store, settings, self.config.publish.dir)
+            self.store.mark_published(generation)
         if settings.hub:
             topics = [*self.pending_pings, *result.topics]
             if topics:
@@ -850,6 +856,9 @@ def interval(source: Source) -> timedelta:
     return timedelta(seconds=source.interval_seconds)
 
 
-def needs_publish(reports: Iterable[IngestReport], atom: Path) -> bool:
-    """Publish after a run when anything changed, or when there is no output yet."""
-    return any(r.changed for r in reports) or not atom.exists()
+def needs_publish(reports: Iterable[IngestReport], atom: Path, store: Store | None = None) -> bool:
+    """Publish after a run when anything changed, when there is no output yet, or (given the
+    ``store``) when an earlier change was never published (its process died before that)."""
+    if any(r.changed for r in reports) or not atom.exists():
+        return True
+    return store is not None and store.publish_pending()

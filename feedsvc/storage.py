@@ -9,17 +9,23 @@ half a source behind. Rows leave this module as frozen dataclasses, never ``sqli
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import html
 import json
+import os
 import re
+import secrets
 import sqlite3
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
+from urllib.parse import quote
 
 import sqlite_utils
 from sqlite_utils.db import Table
@@ -174,6 +180,23 @@ def m004_seen_files(db: sqlite_utils.Database) -> None:
         )
         """
     )
+
+
+@MIGRATIONS()
+def m007_publish_state(db: sqlite_utils.Database) -> None:
+    """Issue 7: a change counter bumped by every run that stores something, and the value the
+    last complete publish saw, so a process killed between its commit and its publish leaves
+    a visible "publish pending" instead of a silently stale feed. Self-contained: one table."""
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS publish_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            changes INTEGER NOT NULL DEFAULT 0,
+            published INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute("INSERT OR IGNORE INTO publish_state (id) VALUES (1)")
 
 
 @MIGRATIONS()
@@ -354,6 +377,116 @@ def _opt_iso(s: str | None) -> datetime | None:
     return parse_iso(s) if s else None
 
 
+# SQLite result codes (``sqlite_errorname`` prefixes) → what the operator can do about them.
+_HINTS = (
+    ("SQLITE_FULL", "the disk, or the database's size limit, is full: free space and run again"),
+    (
+        "SQLITE_READONLY",
+        "the database or its folder is read-only: feedsvc writes the file and, beside it, "
+        "its -wal and -shm files",
+    ),
+    (
+        "SQLITE_CORRUPT",
+        "the file is damaged: run `feedsvc db check`, and restore a backup "
+        "(README, 'Database care')",
+    ),
+    ("SQLITE_NOTADB", "the file is not an SQLite database (or is encrypted or damaged)"),
+    ("SQLITE_CANTOPEN", "check that the folder exists and that feedsvc may write in it"),
+    ("SQLITE_IOERR", "an I/O error: is the disk full or failing?"),
+    ("SQLITE_BUSY", f"another process held the database for more than {BUSY_TIMEOUT_S:.0f} s"),
+)
+
+
+def _hint(e: BaseException) -> str:
+    """`` (what to do)`` for an sqlite3 error whose cause the operator can act on, else ""."""
+    name = getattr(e, "sqlite_errorname", None) or ""
+    for prefix, hint in _HINTS:
+        if name.startswith(prefix):
+            return f" ({hint})"
+    return ""
+
+
+def _storable(text: str) -> str:
+    """``text`` with any lone surrogate (undecodable bytes of a file name) escaped: SQLite
+    stores Unicode only, and a message must never be what makes a run fail."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _owe_publish(db: sqlite_utils.Database) -> None:
+    """Note, in the transaction that changes what is published, that a publish is owed until
+    one records it (m007_publish_state): a process killed between its commit and its publish
+    leaves the next ingest to publish."""
+    db.execute("UPDATE publish_state SET changes = changes + 1 WHERE id = 1")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # A failed ROLLBACK (the disk vanished, the file is damaged) must not hide the error that
+    # led to it; SQLite rolls back on its own when the connection closes or the process dies.
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _reads(
+    method: Callable[Concatenate[Store, _P], _R],
+) -> Callable[Concatenate[Store, _P], _R]:
+    """Translate sqlite3 errors of a read (a damaged page is only found when it is read)."""
+
+    def wrapper(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path}: cannot read the database: {e}{_hint(e)}") from e
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (once; it is persistent). Switching needs an exclusive
+    lock, and SQLite answers BUSY at once, without waiting, when another connection is
+    opening the same new database: retry until the busy timeout."""
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            busy = (getattr(e, "sqlite_errorname", "") or "").startswith("SQLITE_BUSY")
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def check_schema(path: Path, db: sqlite_utils.Database) -> None:
+    """Refuse a database this feedsvc cannot use: one written by a newer feedsvc (a migration
+    this code does not know; never silently downgraded) or an SQLite file of something else.
+    Reads only."""
+    known = {m.name for m in MIGRATIONS._migrations}
+    applied = {m.name for m in MIGRATIONS.applied(db)}
+    newer = applied - known
+    if newer:
+        raise StorageError(
+            f"{path}: written by a newer feedsvc (unknown schema migrations: "
+            f"{', '.join(sorted(newer))}); upgrade feedsvc or restore a backup"
+        )
+    if not applied:
+        foreign = [t for t in db.table_names() if not t.startswith("_sqlite")]
+        if foreign and "entries" not in foreign:
+            raise StorageError(
+                f"{path}: is a SQLite database, but not a feedsvc one "
+                f"(tables: {', '.join(sorted(foreign)[:5])})"
+            )
+
+
 @dataclass(frozen=True)
 class SourceState:
     """Bookkeeping stored per source."""
@@ -459,9 +592,12 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
         except (OSError, sqlite3.Error) as e:
-            raise StorageError(f"{path}: cannot open database: {e}") from e
+            raise StorageError(f"{path}: cannot open database: {e}{_hint(e)}") from e
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self.db = sqlite_utils.Database(conn)
+            # Before anything writes: never convert (or migrate) somebody else's database.
+            check_schema(self.path, self.db)
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             # Up to 16 MiB of page cache (allocated only as used; the default is 2 MiB): the
@@ -470,36 +606,30 @@ class Store:
             # 64 MiB measured the same there at 20k entries; 64 MiB made a first ingest of
             # the benchmark corpus peak at 248 MB (bench/run.py figure 7, target 200 MB).
             conn.execute("PRAGMA cache_size=-16384")
-            self.db = sqlite_utils.Database(conn)
             self._migrate()
         except sqlite3.DatabaseError as e:
             conn.close()
-            raise StorageError(f"{path}: not a usable feedsvc database: {e}") from e
+            raise StorageError(f"{path}: not a usable feedsvc database: {e}{_hint(e)}") from e
         except StorageError:
             conn.close()
             raise
 
     def _migrate(self) -> None:
-        known = {m.name for m in MIGRATIONS._migrations}
-        applied = {m.name for m in MIGRATIONS.applied(self.db)}
-        newer = applied - known
-        if newer:
-            raise StorageError(
-                f"{self.path}: written by a newer feedsvc (unknown schema migrations: "
-                f"{', '.join(sorted(newer))}); upgrade feedsvc or restore a backup"
-            )
-        if not applied:
-            foreign = [t for t in self.db.table_names() if not t.startswith("_sqlite")]
-            if foreign and "entries" not in foreign:
-                raise StorageError(
-                    f"{self.path}: is a SQLite database, but not a feedsvc one "
-                    f"(tables: {', '.join(sorted(foreign)[:5])})"
-                )
-        if MIGRATIONS.pending(self.db):
-            # Migrations are serialized across processes by the write lock.
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("COMMIT")
+        if not MIGRATIONS.pending(self.db):
+            return
+        # Several processes may open a new (or older) database at once: apply the migrations
+        # under the write lock, where sqlite-utils reads again what is already applied, so
+        # each migration runs exactly once. (A deferred transaction would fail at once with
+        # SQLITE_BUSY_SNAPSHOT, or apply a migration twice, when another process wins.)
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
             MIGRATIONS.apply(self.db)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -522,23 +652,28 @@ class Store:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
-            raise StorageError(f"{self.path}: cannot start a write transaction: {e}") from e
+            raise StorageError(
+                f"{self.path}: cannot start a write transaction: {e}{_hint(e)}"
+            ) from e
         try:
             yield SourceRun(self)
         except sqlite3.Error as e:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StorageError(f"{self.path}: write failed, nothing stored: {e}") from e
+            _rollback(conn)
+            raise StorageError(f"{self.path}: write failed, nothing stored: {e}{_hint(e)}") from e
+        except UnicodeEncodeError as e:  # a lone surrogate (undecodable bytes) in some text
+            _rollback(conn)
+            raise StorageError(
+                f"{self.path}: write failed, nothing stored: text that is not valid Unicode "
+                f"({_storable(str(e))})"
+            ) from e
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as e:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StorageError(f"{self.path}: commit failed: {e}") from e
+            _rollback(conn)
+            raise StorageError(f"{self.path}: commit failed, nothing stored: {e}{_hint(e)}") from e
 
     def record_failure(
         self,
@@ -559,6 +694,7 @@ class Store:
 
     # --- reads -------------------------------------------------------------------------------
 
+    @_reads
     def published(self, limit: int) -> list[PublishedEntry]:
         """The newest ``limit`` stories (one entry per story), newest first."""
         rows = self.db.execute(
@@ -580,6 +716,7 @@ class Store:
         ]
         return [_published(dict(zip(cols, row, strict=True))) for row in rows]
 
+    @_reads
     def stories(self) -> list[PublishedEntry]:
         """Every story (one entry per story) in the order it was first stored.
 
@@ -591,6 +728,7 @@ class Store:
         """
         return self._entries("e.story_id = e.id AND e.deleted IS NULL", "e.id ASC", [])
 
+    @_reads
     def source_entries(self, source: str, limit: int) -> list[PublishedEntry]:
         """The newest ``limit`` entries stored from ``source``, newest first.
 
@@ -603,6 +741,7 @@ class Store:
             [source, limit],
         )
 
+    @_reads
     def source_names(self) -> list[str]:
         """The names of the sources that have stored entries, sorted."""
         # One index probe per source instead of reading the whole index of entries (every
@@ -719,6 +858,7 @@ class Store:
         cols = [d[0] for d in cursor.description]
         return [_published(dict(zip(cols, row, strict=True))) for row in cursor.fetchall()]
 
+    @_reads
     def source_states(self) -> list[SourceState]:
         rows = self.db.execute(
             """
@@ -759,6 +899,7 @@ class Store:
             )
         return out
 
+    @_reads
     def seen_files(self, source: str) -> dict[str, FileStamp]:
         """The file stamps a directory source recorded at its last successful runs."""
         rows = self.db.execute(
@@ -845,6 +986,7 @@ class Store:
             for r in rows
         ]
 
+    @_reads
     def counts(self) -> dict[str, int]:
         """Totals: stored entries, published stories (deleted ones excluded), duplicates."""
         row = self.db.execute(
@@ -852,6 +994,33 @@ class Store:
             "FROM entries"
         ).fetchone()
         return {"entries": row[0] or 0, "stories": row[1] or 0, "duplicates": row[2] or 0}
+
+    # --- publish state (m007_publish_state) ---------------------------------------------------
+
+    @_reads
+    def publish_generation(self) -> int:
+        """How many runs have stored a change so far; read it *before* reading what to
+        publish, and hand it to :meth:`mark_published` once everything is written."""
+        row = self.db.execute("SELECT changes FROM publish_state WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    @_reads
+    def publish_pending(self) -> bool:
+        """True when a change was stored after the last complete publish (e.g. the process
+        that stored it was killed before it published)."""
+        row = self.db.execute("SELECT changes > published FROM publish_state").fetchone()
+        return bool(row and row[0])
+
+    def mark_published(self, generation: int) -> None:
+        """Record that the outputs now show every change up to ``generation``."""
+        try:
+            self.db.execute(
+                "UPDATE publish_state SET published = max(published, ?) WHERE id = 1",
+                [generation],
+            )
+        except sqlite3.Error as e:
+            _rollback(self.db.conn)
+            raise StorageError(f"{self.path}: cannot record the publish: {e}{_hint(e)}") from e
 
     # --- explain, undo, delete (feedsvc dupes / entries) ----------------------------------
 
@@ -939,6 +1108,7 @@ class Store:
                 "INSERT INTO dedup_splits (entry_id, story_id, split_at) VALUES (?, ?, ?)",
                 [entry_id, story, iso(now)],
             )
+            _owe_publish(self.db)
 
     def delete(self, entry_id: int, now: datetime) -> list[int]:
         """Tombstone an entry: it is never published again, and re-ingesting its source does
@@ -962,6 +1132,7 @@ class Store:
                 f"UPDATE entries SET deleted = ? WHERE {where} AND deleted IS NULL",
                 [iso(now), entry_id],
             )
+            _owe_publish(self.db)
         return ids
 
     def dedup_counts(self) -> dict[str, Any]:
@@ -1367,6 +1538,8 @@ class SourceRun:
                         [row["dup_rule"], row["dup_score"], intent.takeover],
                     )
                 ids_by_key[intent.article.key] = entry_id
+        if counts["new"] or counts["updated"] or counts["duplicates"]:
+            _owe_publish(self.db)
         return RunCounts(**counts)
 
     def set_feed_file(self, source: str, path: str, state: FileState) -> None:
@@ -1404,8 +1577,8 @@ class SourceRun:
                 "duplicates": report.duplicates,
                 "skipped": report.skipped,
                 "not_modified": int(report.not_modified),
-                "errors": json.dumps(list(report.errors), ensure_ascii=False),
-                "warnings": json.dumps(list(report.warnings), ensure_ascii=False),
+                "errors": json.dumps([_storable(e) for e in report.errors], ensure_ascii=False),
+                "warnings": json.dumps([_storable(w) for w in report.warnings], ensure_ascii=False),
             }
         )
         if report.ok:
@@ -1424,7 +1597,7 @@ class SourceRun:
                 """,
                 [
                     iso(report.finished),
-                    "; ".join(report.errors),
+                    _storable("; ".join(report.errors)),
                     int(count_failure),
                     _opt(next_due),
                     report.source,
@@ -1502,3 +1675,175 @@ def _article_columns(a: Any) -> dict[str, Any]:
         "rights": a.rights,
         "origin": a.origin,
     }
+
+
+# --- database care: check and backup (``feedsvc db ...``) ------------------------------------
+
+
+def _read_only_uri(path: Path, immutable: bool = False) -> str:
+    return "file:" + quote(str(path.resolve())) + "?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _open_for_check(path: Path) -> sqlite3.Connection:
+    """A read-only connection. In a folder nobody may write (read-only media, a locked-down
+    backup folder) SQLite cannot create the -shm file a WAL database needs; with no -wal file
+    beside it the database file is complete, and is read as immutable instead."""
+    try:
+        conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+        conn.execute("PRAGMA schema_version").fetchone()
+        return conn
+    except sqlite3.Error as e:
+        name = getattr(e, "sqlite_errorname", "") or ""
+        wal = path.with_name(path.name + "-wal")
+        if not name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY")) or wal.exists():
+            raise
+    return sqlite3.connect(_read_only_uri(path, immutable=True), uri=True)
+
+
+@dataclass(frozen=True)
+class DatabaseCheck:
+    """What :func:`check_database` found. ``problems`` is empty when the database is fine."""
+
+    path: Path
+    size_bytes: int
+    journal_mode: str | None
+    integrity: tuple[str, ...]  # ("ok",) or what PRAGMA integrity_check reported (at most 100)
+    applied: tuple[str, ...]  # schema migrations applied, oldest first
+    pending: tuple[str, ...]  # known migrations not applied yet (done at the next write open)
+    unknown: tuple[str, ...]  # applied migrations this feedsvc does not know (a newer feedsvc)
+    entries: int | None
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def schema_version(self) -> str | None:
+        """The schema version: the last migration this feedsvc registers among those applied
+        (migrations merged from several branches may have been applied in another order),
+        or the last one applied when this feedsvc knows none of them."""
+        known = [m.name for m in MIGRATIONS._migrations if m.name in self.applied]
+        if known:
+            return known[-1]
+        return self.applied[-1] if self.applied else None
+
+
+def check_database(path: Path) -> DatabaseCheck:
+    """Check a feedsvc database without changing it (opened read-only, never migrated).
+
+    Runs ``PRAGMA integrity_check`` and compares the applied schema migrations with the ones
+    this feedsvc knows. A damaged, foreign or newer database is reported in ``problems``;
+    raises :class:`StorageError` only when ``path`` is not there or cannot be opened at all.
+    """
+    if not path.is_file():
+        raise StorageError(f"{path}: no database file there")
+    size = path.stat().st_size
+    problems: list[str] = []
+    journal: str | None = None
+    integrity: tuple[str, ...] = ()
+    applied: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    entries: int | None = None
+    try:
+        conn = _open_for_check(path)
+    except sqlite3.Error:
+        try:  # what is wrong with it is found, and reported, by the checks below
+            conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as e:
+            raise StorageError(f"{path}: cannot open database: {e}{_hint(e)}") from e
+    try:
+        db = sqlite_utils.Database(conn, execute_plugins=False, recursive_triggers=False)
+        try:
+            journal = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+            rows = conn.execute("PRAGMA integrity_check(100)").fetchall()
+            # One row may hold several lines; keep at most 100 lines in all.
+            integrity = tuple(line for r in rows for line in str(r[0]).splitlines())[:100]
+        except sqlite3.Error as e:
+            problems.append(f"not a readable SQLite database: {e}{_hint(e)}")
+        if integrity and integrity != ("ok",):
+            problems.append(f"integrity check failed ({len(integrity)} line(s) of findings)")
+        if not problems:
+            try:
+                names = [m.name for m in MIGRATIONS.applied(db)]
+                known = [m.name for m in MIGRATIONS._migrations]
+                applied = tuple(names)
+                pending = tuple(n for n in known if n not in names)
+                unknown = tuple(n for n in names if n not in known)
+                check_schema(path, db)
+                if "entries" in db.table_names():
+                    entries = int(conn.execute("SELECT count(*) FROM entries").fetchone()[0])
+                else:
+                    problems.append("no feedsvc tables (an empty database)")
+            except StorageError as e:
+                problems.append(str(e).removeprefix(f"{path}: "))
+            except sqlite3.Error as e:
+                problems.append(f"cannot read the schema: {e}{_hint(e)}")
+    finally:
+        conn.close()
+    return DatabaseCheck(
+        path=path,
+        size_bytes=size,
+        journal_mode=journal,
+        integrity=integrity,
+        applied=applied,
+        pending=pending,
+        unknown=unknown,
+        entries=entries,
+        problems=tuple(problems),
+    )
+
+
+def backup_database(source: Path, dest: Path, *, force: bool = False) -> DatabaseCheck:
+    """Copy the database ``source`` to ``dest`` with SQLite's online backup API.
+
+    Safe while a daemon or an ingest writes: the copy is one consistent snapshot (a single
+    backup step under one read transaction; WAL writers are not blocked). The copy is a
+    self-contained file (rollback journal mode, no -wal beside it), checked with
+    ``integrity_check`` before it is renamed into place, so ``dest`` is never a partial or
+    damaged backup. Refuses to overwrite an existing ``dest`` unless ``force``. Returns the
+    check of the copy.
+    """
+    if not source.is_file():
+        raise StorageError(f"{source}: no database file there")
+    if dest.exists() and not force:
+        raise StorageError(f"{dest}: already exists (pass --force to overwrite it)")
+    if dest.exists() and dest.resolve() == source.resolve():
+        raise StorageError(f"{dest}: is the database itself")
+    if dest.exists() and not dest.is_file():
+        raise StorageError(f"{dest}: is not a file")
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        src = sqlite3.connect(_read_only_uri(source), uri=True, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error as e:
+        raise StorageError(f"{source}: cannot open database: {e}{_hint(e)}") from e
+    try:
+        try:
+            check_schema(source, sqlite_utils.Database(src, execute_plugins=False))
+            target = sqlite3.connect(str(tmp))
+        except sqlite3.Error as e:
+            raise StorageError(f"{source}: cannot back up: {e}{_hint(e)}") from e
+        except OSError as e:
+            raise StorageError(f"{dest}: cannot write the backup: {e.strerror or e}") from e
+        try:
+            src.backup(target)  # pages=-1: the whole database in one step, one snapshot
+            target.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.Error as e:
+            raise StorageError(f"{source} → {dest}: backup failed: {e}{_hint(e)}") from e
+        finally:
+            target.close()
+        copy = check_database(tmp)
+        if not copy.ok:
+            raise StorageError(f"{dest}: the copy is not sound: {'; '.join(copy.problems)}")
+        try:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except OSError as e:
+            raise StorageError(f"{dest}: cannot write the backup: {e.strerror or e}") from e
+    finally:
+        src.close()
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return dataclasses.replace(copy, path=dest)

@@ -65,9 +65,12 @@ class FeedServer:
 
         routes: dict[str, Route] = {}
         self.routes = routes
+        seen: list[str] = []
+        self.seen = seen  # every path requested, known or not, in order
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                seen.append(self.path)
                 route = routes.get(self.path)
                 if route is None:
                     self.send_error(404)

@@ -8,6 +8,8 @@ charset must come out right (feedparser detects those with chardet).
 
 from __future__ import annotations
 
+import ast
+import html
 import json
 import re
 import sqlite3
@@ -20,7 +22,7 @@ from lxml import etree
 from feedsvc.config import Config, parse_config
 from feedsvc.models import Source, SourceKind
 from feedsvc.pipeline import Pipeline
-from feedsvc.sanitize import html_to_text
+from feedsvc.sanitize import clean_html, html_to_text
 from feedsvc.storage import Store
 
 from helpers import check_feed
@@ -124,3 +126,91 @@ def test_undeclared_legacy_encodings_decode_correctly(
         markup = str(etree.fromstring(f"<d>{desc.group(1)}</d>").xpath("string()"))
         expected = " ".join(html_to_text(markup).split())
         assert " ".join(html_to_text(entry.content_html).split()) == expected
+
+
+# --- encoding/ files whose Expect: line states decoded text, fetched over real HTTP ------------
+
+_EXPECT_TEXT = re.compile(
+    r"^Expect:\s*(?:not\s+)?bozo\s+and\s+"
+    r"(?P<expr>ord\(entries\[0\]\['description'\]\)|entries\[0\]\['description'\]"
+    r"|entries\[0\]\.summary|feed\['title'\])\s*==\s*(?P<value>.+?)\s*$",
+    re.M,
+)
+_HEADER_LINE = re.compile(r"^Header:\s*([\w-]+):\s*(.*?)\s*$", re.M)
+
+
+def expect_text_files(shared_dir: Path) -> list[tuple[Path, str, object, dict[str, str]]]:
+    """(file, what, expected value, HTTP headers) for every encoding/ file whose ``Expect:``
+    compares decoded text; its ``Header:`` lines are the response headers to serve it with."""
+    out = []
+    for path in sorted((shared_dir / "corpus" / "feedparser" / "encoding").glob("*.xml")):
+        head = path.read_bytes()[:2048].decode("latin-1")
+        match = _EXPECT_TEXT.search(head)
+        if match:
+            headers = {name: value for name, value in _HEADER_LINE.findall(head)}
+            value = ast.literal_eval(match.group("value"))
+            out.append((path, match.group("expr"), value, headers))
+    return out
+
+
+def non_ascii(markup: str) -> str:
+    """The characters outside ASCII in ``markup`` once its character references are read."""
+    return "".join(c for c in html.unescape(markup) if ord(c) > 127)
+
+
+def test_expected_text_of_encoding_files_over_http(
+    tmp_path: Path, shared_dir: Path, feed_server: Any
+) -> None:
+    """Each file is served by a loopback HTTP server with the headers its Header: lines give
+    (so a Content-Type charset goes fetch → parse → store), and the stored text must be what
+    the file's Expect: line says it decodes to. A control serves one of them with a wrong
+    charset, and must come out different: the header really reaches the parser."""
+    cases = expect_text_files(shared_dir)
+    assert len(cases) >= 10, "the corpus states decoded text for at least ten encoding files"
+    sources = []
+    for path, _, _, headers in cases:
+        feed_server.add(f"/{path.name}", path.read_bytes(), headers=headers)
+        sources.append({"name": path.stem, "url": feed_server.url(f"/{path.name}")})
+    charset_case = next(c for c in cases if "charset=" in c[3].get("Content-type", ""))
+    feed_server.add(
+        "/wrong-charset.xml",
+        charset_case[0].read_bytes(),
+        headers={"Content-Type": "text/xml; charset=koi8-r"},
+    )
+    sources.append({"name": "wrong-charset", "url": feed_server.url("/wrong-charset.xml")})
+    config = parse_config(
+        {"feed": {"id": "tag:test.example,2026:encodings"}, "sources": sources}, tmp_path
+    )
+    with Store(config.storage.path) as store:
+        pipe = Pipeline(config, store)
+        try:
+            reports = pipe.ingest_all(config.sources)
+        finally:
+            pipe.close()
+        assert [r.errors for r in reports] == [()] * len(sources)
+        stored = {s["name"]: store.source_entries(s["name"], 1) for s in sources}
+        infos = dict(store.db.execute("SELECT name, feed_info FROM sources").fetchall())
+    for path, expr, value, headers in cases:
+        assert feed_server.routes[f"/{path.name}"].requests, f"{path.name} was not fetched"
+        if expr == "feed['title']":
+            assert json.loads(infos[path.stem])["title"] == value, path.name
+            continue
+        (entry,) = stored[path.stem]  # copies of one another are stored once per source
+        if expr.startswith("ord("):
+            assert isinstance(value, int)
+            assert html_to_text(entry.content_html) == chr(value), path.name
+        else:
+            # What feedparser decodes is HTML; what is stored is that HTML, sanitized.
+            url = feed_server.url(f"/{path.name}")
+            expected = clean_html(str(value), base_url=url)
+            if path.name.startswith("bozo"):
+                # A broken document's markup may be repaired differently ("<>" is text to an
+                # HTML5 parser, an empty tag to feedparser's); its decoded characters may not.
+                assert non_ascii(entry.content_html) == non_ascii(expected), path.name
+            else:
+                assert entry.content_html == expected, (path.name, headers, entry.content_html)
+    (control,) = stored["wrong-charset"]
+    assert control.content_html != clean_html(str(charset_case[2]))
+    print(
+        f"\nencoding files stating their decoded text, fetched over HTTP: {len(cases)}, all right"
+    )

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from feedsvc.errors import PublishError
 
-__all__ = ["write_atomic"]
+# The temporary files of write_atomic: ".<name>.<mkstemp's random part>.tmp".
+_TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{6,}\.tmp\Z")
+
+__all__ = ["remove_stale_temporaries", "write_atomic"]
 
 
 def write_atomic(path: Path, data: bytes) -> bool:
@@ -70,3 +74,25 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def remove_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Delete the temporary files that :func:`write_atomic` calls left behind in ``out_dir``
+    (recursively) when their process was killed between creating and renaming them.
+
+    Only safe while no other process publishes into ``out_dir``: call it under the publish
+    lock. Returns what was removed; a file that cannot be removed is left (it is hidden,
+    never served).
+    """
+    removed: list[Path] = []
+    if not out_dir.is_dir():
+        return removed
+    for folder, dirs, names in os.walk(out_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if _TEMPORARY.match(name):
+                path = Path(folder) / name
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
