@@ -228,21 +228,23 @@ def ingest(
                 reports = pipe.ingest_all(sources, force=force)
             finally:
                 bar.finish()
+            # What each source did is printed before publishing, so that a publish that fails
+            # (disk full, say) does not hide it: the entries are stored either way.
+            if not as_json:
+                for report in reports:
+                    if not quiet or not report.ok:
+                        click.echo(_summary(report))
             result = None
             if needs_publish(reports, pipe.atom_path(), pipe.store):
                 result = pipe.publish_site()
             if as_json:
                 click.echo(json.dumps(ingest_document(reports, result), indent=2))
+            elif quiet:
+                pass
+            elif result is not None:
+                click.echo(_published(pipe, result))
             else:
-                for report in reports:
-                    if not quiet or not report.ok:
-                        click.echo(_summary(report))
-                if quiet:
-                    pass
-                elif result is not None:
-                    click.echo(_published(pipe, result))
-                else:
-                    click.echo(f"nothing changed; {_rel(pipe.atom_path())} left as it was")
+                click.echo(f"nothing changed; {_rel(pipe.atom_path())} left as it was")
     sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_SOURCES_FAILED)
 
 
