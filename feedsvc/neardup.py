@@ -43,6 +43,7 @@ import hashlib
 import html
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -551,12 +552,34 @@ def shingle_hashes(tokens: list[str]) -> frozenset[int]:
 
 @dataclass(frozen=True)
 class Profile:
-    """What similarity needs to know about one text."""
+    """What similarity needs to know about one text.
+
+    The shingle hashes are kept packed (``packed``: 8 bytes each, ascending), so that a
+    profile crosses from a parse worker to the process that stores it as one bytes object:
+    pickling a set of ~400 ints, and building it again on the other side, cost more than
+    computing the rest of the profile. :attr:`shingles` unpacks them when a comparison
+    needs them (:func:`judge`), once per profile. Build profiles with :meth:`of`.
+    """
 
     words: int
-    shingles: frozenset[int]
     sketch: tuple[int, ...]  # the SKETCH_SIZE smallest shingle hashes, ascending
     numbers: frozenset[str]
+    packed: bytes  # every shingle hash, ascending, as unsigned 64-bit machine integers
+
+    @classmethod
+    def of(cls, words: int, shingles: Iterable[int], numbers: frozenset[str]) -> Profile:
+        """The profile of a text with ``words`` words, these shingle hashes and numbers."""
+        ordered = array("Q", sorted(shingles))
+        return cls(words, tuple(ordered[:SKETCH_SIZE]), numbers, ordered.tobytes())
+
+    @functools.cached_property
+    def shingles(self) -> frozenset[int]:
+        """The shingle hashes as a set (unpacked on first use, then kept)."""
+        return frozenset(array("Q", self.packed))
+
+    def __getstate__(self) -> dict[str, object]:
+        # The unpacked set stays behind: the packed bytes are what crosses processes.
+        return {k: v for k, v in self.__dict__.items() if k != "shingles"}
 
 
 def compute_profile(markup: str) -> Profile | None:
@@ -568,7 +591,7 @@ def compute_profile(markup: str) -> Profile | None:
     # The blocks joined by a space give the numbers of each block in turn (a number never
     # spans a space), in one call instead of one per block.
     numbers = frozenset(_NUMBER_RE.findall(" ".join(kept)))
-    return Profile(len(tokens), shingles, smallest(shingles, SKETCH_SIZE), numbers)
+    return Profile.of(len(tokens), shingles, numbers)
 
 
 def smallest(values: frozenset[int], k: int) -> tuple[int, ...]:

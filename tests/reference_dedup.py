@@ -22,7 +22,6 @@ from feedsvc.neardup import (
     BOILERPLATE_MAX_WORDS,
     MIN_WORDS,
     SHINGLE_WORDS,
-    SKETCH_SIZE,
     Block,
     Profile,
     _hash63,
@@ -151,4 +150,4 @@ def profile(markup: str) -> Profile | None:
         return None
     shingles = shingle_hashes(tokens)
     numbers = frozenset(m for block in kept for m in _NUMBER_RE.findall(block))
-    return Profile(len(tokens), shingles, tuple(sorted(shingles)[:SKETCH_SIZE]), numbers)
+    return Profile.of(len(tokens), shingles, numbers)
