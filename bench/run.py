@@ -199,7 +199,11 @@ def ingest_figures(mode: Mode, work: Path, info: corpus.CorpusInfo, judge: bool)
     first, second = ours["seconds"]
     rate = ours["entries"] / first
     row = ratio_row("1. first ingest, local files", rate, theirs, "entries/s", 10, judge)
-    row.note = f"{expected} entries; feedsvc stored {ours['entries']}; {reader_note}"
+    row.note = (
+        f"{expected} entries; feedsvc stored {ours['entries']}; {reader_note}; "
+        f"indexing them for search afterwards (daemon or first search, not timed above): "
+        f"{ours['index_seconds']:.1f} s"
+    )
     rows.append(row)
     third = Row(
         "3. second ingest, unchanged",

@@ -310,6 +310,18 @@ class Daemon:
             finally:
                 with self._lock:
                     self.publishes += 1
+            self._index_for_search()
+
+    def _index_for_search(self) -> None:
+        """Index what the runs stored for search, after they published (storing leaves it
+        to later: see ``m010_search_index_later``), so that searches find it at once."""
+        try:
+            with Store(self.config.storage.path) as store:
+                indexed = store.index_pending()
+            if indexed:
+                log.info("indexed %d entries for search", indexed)
+        except FeedsvcError as e:
+            log.error("search indexing failed (searching will index them): %s", e)
 
     # --- watching -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -193,6 +194,18 @@ def bundled(port: int) -> bool:
     return len(titles) == BUNDLED_STORIES and titles >= INBOX_ONLY
 
 
+def all_indexed(db: Path) -> bool:
+    """Whether the search index holds every stored entry and none waits to be indexed."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        waiting = conn.execute("SELECT count(*) FROM search_pending").fetchone()[0]
+        indexed = conn.execute("SELECT count(*) FROM entries_fts_docsize").fetchone()[0]
+        stored = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+    finally:
+        conn.close()
+    return waiting == 0 and indexed == stored > 0
+
+
 def article(folder: Path, name: str, title: str) -> Path:
     path = folder / name
     tmp = folder / f".{name}.tmp"
@@ -211,6 +224,9 @@ def test_a_feed_reader_sees_the_bundled_entries(
     d = daemons(config, port)
     d.wait_ready()
     wait_for("the bundled entries", lambda: bundled(port), d.proc)
+    # After publishing, the daemon indexes what it stored for search (storing leaves it).
+    db = config.parent / "db" / "feedsvc.sqlite3"
+    wait_for("the stored entries indexed for search", lambda: all_indexed(db), d.proc)
 
     parsed = feedparser.parse(f"http://127.0.0.1:{port}/atom.xml")
     assert parsed.bozo == 0

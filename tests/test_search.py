@@ -47,10 +47,16 @@ def _site(tmp_path: Path) -> tuple[Path, Path]:
     return config, tmp_path / "db" / "feedsvc.sqlite3"
 
 
-def _integrity(db: Path) -> None:
+def _integrity(db: Path, against_entries: bool = True) -> None:
+    """Raises if the index is damaged or (``against_entries``) disagrees with the entries;
+    without it, only the index itself is checked (entries waiting to be indexed are not in
+    it yet)."""
     conn = sqlite3.connect(db)
-    try:  # raises if the index and the entries disagree
-        conn.execute("INSERT INTO entries_fts(entries_fts, rank) VALUES ('integrity-check', 1)")
+    try:
+        conn.execute(
+            "INSERT INTO entries_fts(entries_fts, rank) VALUES ('integrity-check', ?)",
+            [int(against_entries)],
+        )
     finally:
         conn.close()
 
@@ -134,7 +140,11 @@ def test_an_older_database_is_indexed_on_upgrade(tmp_path: Path) -> None:
         for name in ("entries_fts_ai", "entries_fts_ad", "entries_fts_au"):
             conn.execute(f"DROP TRIGGER {name}")
         conn.execute("DROP TABLE entries_fts")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm009_entries_fts'")
+        conn.execute("DROP TABLE search_pending")
+        conn.execute(
+            "DELETE FROM _sqlite_migrations "
+            "WHERE name IN ('m009_entries_fts', 'm010_search_index_later')"
+        )
         conn.commit()
     finally:
         conn.close()
@@ -204,3 +214,80 @@ def test_entries_usage_errors(tmp_path: Path, args: list[str], message: str) -> 
     assert result.exit_code in (1, 2)
     assert message in result.output
     assert result.exit_code == 2 or "search:" in message
+
+
+# --- the index is brought up to date after storing (issue 8: m010_search_index_later) --------
+
+
+def _indexed_ids(db: Path) -> set[int]:
+    """The entries the index holds (its own per-document table: reading entries_fts itself
+    would read the entries table it is built on)."""
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0] for r in conn.execute("SELECT id FROM entries_fts_docsize")}
+    finally:
+        conn.close()
+
+
+def test_ingest_leaves_indexing_to_the_first_search(tmp_path: Path) -> None:
+    _, db = _site(tmp_path)
+    with Store(db) as store:
+        assert store.search_backlog() == 3
+        assert _indexed_ids(db) == set()  # storing did not index
+        assert [h.entry.title for h in store.search("bread")] == ["A New Bakery Opens"]
+        assert store.search_backlog() == 0
+        assert store.index_pending() == 0  # nothing left to do
+    assert len(_indexed_ids(db)) == 3
+    _integrity(db)
+
+
+def test_edits_and_deletes_of_indexed_and_waiting_entries_keep_the_index_whole(
+    tmp_path: Path,
+) -> None:
+    config, db = _site(tmp_path)
+    with Store(db) as store:
+        assert store.index_pending() == 3
+    # An indexed entry edited: it leaves the index with its old words and waits again.
+    (tmp_path / "inbox" / "bakery.txt").write_text(
+        "A New Bakery Opens\n\nFresh croissants on Market Street from Monday.\n"
+    )
+    (tmp_path / "wire" / "late.txt").write_text(
+        "Ferry Timetable Changes\n\nThe ferry leaves at noon from the harbour steps.\n"
+    )
+    assert run(config, "ingest").exit_code == 0
+    conn = sqlite3.connect(db)
+    try:
+        waiting = {r[0] for r in conn.execute("SELECT entry_id FROM search_pending")}
+        ids = dict(conn.execute("SELECT title, id FROM entries"))
+    finally:
+        conn.close()
+    assert waiting == {ids["A New Bakery Opens"], ids["Ferry Timetable Changes"]}
+    assert _indexed_ids(db) == {
+        ids["Millbrook Wheel Turns Again"],
+        ids["Council Meets on Flood Defences"],
+    }
+    _integrity(db, against_entries=False)
+    # Deleting rows, one indexed and one waiting, leaves neither behind.
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute(
+            "DELETE FROM entries WHERE id IN (?, ?)",
+            [ids["Millbrook Wheel Turns Again"], ids["Ferry Timetable Changes"]],
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    with Store(db) as store:
+        assert store.search("bread") == []
+        assert [h.entry.title for h in store.search("croissants")] == ["A New Bakery Opens"]
+        assert store.search("wheel") == [] and store.search("ferry") == []
+        assert store.search_backlog() == 0
+    _integrity(db)
+
+
+def test_a_big_backlog_is_indexed_in_batches(tmp_path: Path) -> None:
+    _, db = _site(tmp_path)
+    with Store(db) as store:
+        assert store.index_pending(batch=1) == 3
+        assert store.search_backlog() == 0
+    _integrity(db)
