@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import stat
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
@@ -688,7 +689,7 @@ def serve_workers(
     This is what ``feedsvc serve`` runs: like nginx's worker processes, the workers share
     nothing, so an in-process counter (the daemon's ``/metrics``) could not be served this way.
     """
-    from granian.constants import HTTPModes, Interfaces
+    from granian.constants import HTTPModes, Interfaces, TaskImpl
     from granian.log import LogLevels
     from granian.server.mp import MPServer
 
@@ -703,6 +704,11 @@ def serve_workers(
         port=port,
         interface=Interfaces.RSGI,
         workers=workers,
+        # Granian's Rust task implementation steps each request's coroutine without an
+        # asyncio.Task: about a fifth more requests/s here (figure 6). Granian has it for
+        # Python < 3.12 only (and calls it experimental); the workers' own event loops run
+        # it, not the daemon's, whose asyncio.Runner could not cancel its stand-in tasks.
+        task_impl=TaskImpl.rust if sys.version_info < (3, 12) else TaskImpl.asyncio,
         http=HTTPModes.auto,
         websockets=False,
         backlog=1024,
