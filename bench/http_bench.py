@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import shutil
 import signal
 import socket
@@ -53,8 +54,10 @@ def wait_http(port: int, path: str, deadline_s: float = 30.0) -> dict[str, str]:
         time.sleep(0.1)
 
 
-def wrk(url: str, seconds: int, connections: int, header: str | None = None) -> float:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+def wrk(
+    url: str, seconds: int, connections: int, header: str | None = None, threads: int = 2
+) -> float:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if header:
         cmd[1:1] = ["-H", header]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
@@ -91,7 +94,7 @@ def build_site(root: Path, port: int) -> Path:
     return config
 
 
-def start_nginx(root: Path, feeds: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_nginx(root: Path, feeds: Path, port: int, workers: str) -> subprocess.Popen[bytes]:
     conf = root / "nginx.conf"
     conf.write_text(
         textwrap.dedent(
@@ -133,7 +136,12 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians shown")
-    ap.add_argument("--nginx-workers", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument(
+        "--nginx-workers",
+        default="auto",
+        help="nginx worker_processes (feedsvc serve runs [server] workers, 0: one per CPU)",
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -163,17 +171,24 @@ def main() -> None:
                 for name, p in servers.items():
                     url = f"http://127.0.0.1:{p}/atom.xml"
                     results.setdefault((name, "200"), []).append(
-                        wrk(url, args.duration, args.connections)
+                        wrk(url, args.duration, args.connections, threads=args.threads)
                     )
                     results.setdefault((name, "304"), []).append(
-                        wrk(url, args.duration, args.connections, f"If-None-Match: {etags[name]}")
+                        wrk(
+                            url,
+                            args.duration,
+                            args.connections,
+                            f"If-None-Match: {etags[name]}",
+                            args.threads,
+                        )
                     )
         finally:
             for proc in procs:
                 stop(proc)
 
     print(
-        f"GET /atom.xml ({size} bytes), wrk -t1 -c{args.connections} -d{args.duration}s, "
+        f"GET /atom.xml ({size} bytes), wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration}s, load average {os.getloadavg()[0]:.1f}, "
         f"median of {args.rounds} alternating rounds, nginx workers={args.nginx_workers}"
     )
     print(f"{'server':<10} {'200 req/s':>12} {'304 req/s':>12}")

@@ -59,12 +59,13 @@ class Mode:
     big: int  # entries in the "N stored" database of figures 4 and 5
     ingest_feeds: int  # feeds ingested for figure 5
     wrk_seconds: int  # 0: no serving figure
+    wrk_rounds: int  # feedsvc and nginx measured in turns this many times; medians reported
 
 
 MODES = {
-    "full": Mode("full", 500, 60, 1_000_000, 100, 10),
-    "quick": Mode("quick", 60, 40, 50_000, 60, 3),
-    "ci": Mode("ci", 12, 20, 12_000, 12, 0),
+    "full": Mode("full", 500, 60, 1_000_000, 100, 10, 3),
+    "quick": Mode("quick", 60, 40, 50_000, 60, 3, 1),
+    "ci": Mode("ci", 12, 20, 12_000, 12, 0, 0),
 }
 SMALL_DB = 10_000
 
@@ -497,18 +498,23 @@ def serving_figure(mode: Mode, work: Path, judge: bool) -> list[Row]:
     subprocess.run(
         [sys.executable, "-m", "feedsvc", "-c", str(config), "publish"], check=True, timeout=300
     )
-    with serving.feedsvc_server(config):
-        ours = serving.measure(f"http://127.0.0.1:{port}/atom.xml", mode.wrk_seconds)
-    with serving.nginx(folder / "feeds", fresh(work / "nginx")) as url:
-        theirs = serving.measure(url, mode.wrk_seconds)
+    ours = f"http://127.0.0.1:{port}/atom.xml"
+    with (
+        serving.feedsvc_server(config),
+        serving.nginx(folder / "feeds", fresh(work / "nginx")) as theirs,
+    ):
+        serving.wait_for(ours)
+        result = serving.side_by_side(ours, theirs, mode.wrk_seconds, mode.wrk_rounds)
     rows = []
+    load = "load average {:.1f} ({:.1f}-{:.1f})".format(*result.load)
     for (label, target), a, b in zip(
-        (("6. serve 200s", 0.7), ("6. serve 304s", 0.5)), ours, theirs, strict=True
+        (("6. serve 200s", 0.7), ("6. serve 304s", 0.5)), result.ours, result.theirs, strict=True
     ):
         row = ratio_row(label, a.rps, b.rps, "req/s", target, judge)
         row.target = f">= {target:g}x nginx"
+        row.note = f"median of {result.rounds} alternating rounds, {load}"
         if a.bad or b.bad:
-            row.note = f"unexpected answers: feedsvc {a.bad}, nginx {b.bad}"
+            row.note += f"; unexpected answers: feedsvc {a.bad}, nginx {b.bad}"
         rows.append(row)
     return rows
 

@@ -5,14 +5,18 @@ Both servers serve the same published ``atom.xml`` on 127.0.0.1; ``wrk`` (Debian
 server's own ``If-None-Match`` validator (304 responses). nginx (Debian ``nginx-light`` or
 ``nginx``) runs with a generated minimal config (``worker_processes auto``, ``etag on``, access
 log off) in the work directory; feedsvc runs its public entry point, ``feedsvc -c CONFIG
-serve``. Every process started here is stopped before returning.
+serve`` (``[server] workers`` left at 0: one process per CPU, as nginx's ``auto``). Both run
+at once and are measured in alternating rounds (:func:`side_by_side`). Every process started
+here is stopped before returning.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -158,3 +162,36 @@ def measure(url: str, seconds: int) -> tuple[Load, Load]:
     if not etag or status_with(url, etag) != 304:
         raise RuntimeError(f"{url} does not answer If-None-Match with 304")
     return wrk(url, seconds), wrk(url, seconds, f"If-None-Match: {etag}")
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """Medians of alternating rounds: (200s, 304s) for feedsvc and nginx, and the 1-minute
+    load average seen at the start of each wrk run (median, lowest, highest)."""
+
+    ours: tuple[Load, Load]
+    theirs: tuple[Load, Load]
+    load: tuple[float, float, float]
+    rounds: int
+
+
+def side_by_side(ours: str, theirs: str, seconds: int, rounds: int) -> SideBySide:
+    """Measure both URLs in turns (feedsvc, nginx, feedsvc, ...) so that both see the same
+    machine load, which on a shared machine moves more between minutes than the servers do."""
+    runs: dict[str, list[tuple[Load, Load]]] = {ours: [], theirs: []}
+    loads: list[float] = []
+    for _ in range(rounds):
+        for url in (ours, theirs):
+            loads.append(os.getloadavg()[0])
+            runs[url].append(measure(url, seconds))
+
+    def median(url: str, i: int) -> Load:
+        values = [r[i] for r in runs[url]]
+        return Load(statistics.median(v.rps for v in values), sum(v.bad for v in values))
+
+    return SideBySide(
+        (median(ours, 0), median(ours, 1)),
+        (median(theirs, 0), median(theirs, 1)),
+        (statistics.median(loads), min(loads), max(loads)),
+        rounds,
+    )

@@ -474,8 +474,9 @@ def serve(obj: Ctx) -> None:
 
     Serves every file of the publish folder (atom.xml, ...) with ETag, Last-Modified,
     304s and gzip, / as an HTML page that links the feed, and /healthz. For running beside
-    cron'd `feedsvc ingest` runs; `feedsvc run` includes this server. SIGHUP reloads the
-    config; SIGTERM or SIGINT stop it. Exits 2 if the address cannot be used.
+    cron'd `feedsvc ingest` runs; `feedsvc run` includes this server. Runs [server] workers
+    processes (0: one per CPU). SIGHUP reloads the config; SIGTERM or SIGINT stop it. Exits 2
+    if the address cannot be used.
     """
     from feedsvc.daemon import run_server
     from feedsvc.web import ServeError

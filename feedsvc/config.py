@@ -36,7 +36,7 @@ _SECTIONS: dict[str, frozenset[str]] = {
     ),
     "storage": frozenset({"path"}),
     "publish": frozenset({"dir"}),
-    "server": frozenset({"host", "port", "max_age"}),
+    "server": frozenset({"host", "port", "max_age", "workers"}),
     "ingest": frozenset({"parse_workers"}),
     "fetch": frozenset(
         {
@@ -86,6 +86,9 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_age: int = 300  # Cache-Control max-age for served feeds, seconds
+    # `feedsvc serve` worker processes: 0 = one per CPU (as nginx's `worker_processes auto`).
+    # `feedsvc run` always serves from its own process (its /metrics counts the scheduler).
+    workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -367,6 +370,7 @@ def parse_config(raw: Mapping[str, Any], base: Path, path: Path | None = None) -
             host=server.text("host", "127.0.0.1") or "127.0.0.1",
             port=server.whole("port", 8080, 0, 65535),
             max_age=server.whole("max_age", 300, 0, 86400 * 7),
+            workers=server.whole("workers", 0, 0, 64),
         ),
         fetch=FetchSettings(
             timeout=fetch.number("timeout", 30.0, 0.1, 600.0),

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import random
 import signal
 import threading
@@ -46,7 +47,7 @@ from feedsvc.models import IngestReport, Source, SourceKind
 from feedsvc.pipeline import Pipeline
 from feedsvc.storage import SourceState, Store
 from feedsvc.watch import FolderWatcher
-from feedsvc.web import WebApp, check_bind, event_loop, serve_http
+from feedsvc.web import WebApp, check_bind, event_loop, serve_http, serve_workers
 
 log = logging.getLogger("feedsvc.daemon")
 
@@ -399,9 +400,10 @@ def _reload_config(path: Path, current: Config) -> Config | None:
     except ConfigError as e:
         log.error("reload refused, keeping the running configuration: %s", e)
         return None
-    if (new.server.host, new.server.port) != (current.server.host, current.server.port):
-        log.warning("server.host/port changed: restart feedsvc to apply them")
-        server = dataclasses.replace(new.server, host=current.server.host, port=current.server.port)
+    was, now = current.server, new.server
+    if (now.host, now.port, now.workers) != (was.host, was.port, was.workers):
+        log.warning("server.host/port/workers changed: restart feedsvc to apply them")
+        server = dataclasses.replace(now, host=was.host, port=was.port, workers=was.workers)
         new = dataclasses.replace(new, server=server)
     return new
 
@@ -479,26 +481,24 @@ def run_daemon(config_path: Path) -> bool:
 
 
 def run_server(config_path: Path) -> None:
-    """``feedsvc serve``: the HTTP server alone. SIGHUP reloads the config (feed settings,
-    publish folder, sources shown by /healthz); SIGTERM/SIGINT stop it."""
+    """``feedsvc serve``: the HTTP server alone, in ``[server] workers`` processes (0: one per
+    CPU). SIGHUP reloads the config (feed settings, publish folder, sources shown by /healthz)
+    by replacing the workers; SIGTERM/SIGINT stop it."""
     config = load_config(config_path)
     _check_database(config)
-    app = WebApp(config)
 
-    def reload() -> None:
-        new = _reload_config(config_path, app.config)
+    def reload(current: Config) -> Config | None:
+        new = _reload_config(config_path, current)
         if new is not None:
-            app.config = new
             log.info("reloaded configuration")
+        return new
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, reload)
-        log.info("feedsvc serving http://%s:%d/", config.server.host, config.server.port)
-        await serve_http(app, config.server.host, config.server.port, stop)
-
-    with event_loop() as runner:
-        runner.run(main())
+    workers = config.server.workers or os.cpu_count() or 1
+    log.info(
+        "feedsvc serving http://%s:%d/ (%d worker process%s)",
+        config.server.host,
+        config.server.port,
+        workers,
+        "" if workers == 1 else "es",
+    )
+    serve_workers(config, workers, reload)
