@@ -18,7 +18,6 @@ import hashlib
 import logging
 import multiprocessing
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Generator, Sequence
@@ -30,6 +29,7 @@ from feedsvc.dedup import Derived, UrlRules, derive
 from feedsvc.errors import FeedsvcError, ParseError
 from feedsvc.filestate import FileState, Signature, trusted, unchanged_by_hash, unchanged_by_stat
 from feedsvc.models import ParsedFeed
+from feedsvc.owner import exit_with
 
 __all__ = [
     "MIN_POOL_BYTES",
@@ -121,32 +121,9 @@ def parse_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context(method),
-        initializer=_exit_with,
+        initializer=exit_with,  # a killed ingest leaves no worker behind
         initargs=(os.getpid(),),
     )
-
-
-def _exit_with(owner: int) -> None:
-    """In a worker: exit as soon as the process that started the pool is gone.
-
-    A worker waits for work on a pipe that every worker holds open, so when its owner is
-    killed (SIGKILL, the OOM killer) it would wait forever, and keep the forkserver and the
-    resource tracker alive with it (found by tests/test_crash.py)."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(_OWNER_POLL_S)
-            try:
-                os.kill(owner, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # the pid was reused by someone else's process
-                os._exit(1)
-
-    threading.Thread(target=watch, name="feedsvc-owner-watch", daemon=True).start()
-
-
-_OWNER_POLL_S = 0.5
 
 
 def workers_for(setting: int, cpus: int | None) -> int:

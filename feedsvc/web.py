@@ -44,6 +44,7 @@ from feedsvc.health import health_document
 from feedsvc.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.metrics import Metrics, SourceFigures, Stored
 from feedsvc.models import PublishedEntry
+from feedsvc.owner import exit_with
 from feedsvc.storage import Store
 
 log = logging.getLogger("feedsvc.web")
@@ -668,10 +669,13 @@ class _AppLoader:
     so that it pickles when workers are spawned instead of forked.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, owner: int) -> None:
         self.config = config
+        self.owner = owner
 
     def __call__(self, target: object) -> WebApp:
+        # A worker outlives a SIGKILLed server otherwise, still holding the port.
+        exit_with(self.owner)
         return WebApp(self.config)
 
 
@@ -697,7 +701,7 @@ def serve_workers(
     check_bind(host, port)
     logging.getLogger("_granian").addFilter(_DropExperimentalNotice())
     level = logging.getLogger().getEffectiveLevel()
-    loader = _AppLoader(config)
+    loader = _AppLoader(config, os.getpid())
     server = MPServer(
         "feedsvc.web:WebApp",  # a label only: the loader builds the app
         address=host,

@@ -180,3 +180,18 @@ def test_sighup_replaces_the_workers_and_an_invalid_config_is_refused(
         "max-age=120"
     }
     assert server.stop() == 0
+
+
+def test_workers_end_when_the_server_is_killed(serve: tuple[Server, Path, int]) -> None:
+    """SIGKILL gives the server no chance to stop its workers: they notice on their own,
+    and the port is free again for the next `feedsvc serve`."""
+    server, _, port = serve
+    workers = server.note_workers()
+    assert len(workers) == 2
+    server.proc.kill()
+    server.proc.wait(timeout=30)
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline and not all(gone(pid) for pid in workers):
+        time.sleep(0.1)
+    assert all(gone(pid) for pid in workers), "a worker outlived the killed server"
+    assert not try_http(port, "/atom.xml")
