@@ -1642,6 +1642,7 @@ class SourceRun:
         # while that row exists, and this transaction holds the write lock), given up front so
         # that a new story's story_id and the sketch go in with the row instead of two UPDATEs.
         next_id: int | None = None
+        keys: list[tuple[int, int]] = []
         for intent in intents:
             if isinstance(intent, Unchanged):
                 counts["unchanged"] += 1
@@ -1708,10 +1709,7 @@ class SourceRun:
                         [intent.displaced_atom_id, intent.takeover],
                     )
                 _insert_row(conn, "entries", row)
-                conn.executemany(
-                    "INSERT OR IGNORE INTO dedup_keys (key, entry_id) VALUES (?, ?)",
-                    [(k, entry_id) for k in intent.sketch],
-                )
+                keys.extend((k, entry_id) for k in intent.sketch)
                 if intent.takeover is not None:
                     self.db.execute(
                         "UPDATE entries SET story_id = ? WHERE story_id = ?",
@@ -1726,6 +1724,10 @@ class SourceRun:
                         [row["dup_rule"], row["dup_score"], intent.takeover],
                     )
                 ids_by_key[intent.article.key] = entry_id
+        # The new entries' near-duplicate keys, in key order: one pass along the index
+        # instead of a jump to a random page of it for each key (~2x cheaper, measured).
+        keys.sort()
+        conn.executemany("INSERT OR IGNORE INTO dedup_keys (key, entry_id) VALUES (?, ?)", keys)
         if counts["new"] or counts["updated"] or counts["duplicates"]:
             _owe_publish(self.db)
         return RunCounts(**counts)
