@@ -40,6 +40,7 @@ DATA = Path(__file__).parent / "data"
 PAIRS: list[dict[str, Any]] = json.loads((DATA / "dedup_pairs.json").read_text("utf-8"))["pairs"]
 BODIES = [p[side]["html"] for p in PAIRS for side in "ab"]
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+M61 = (1 << 61) - 1
 
 
 def same_profile(markup: str) -> None:
@@ -211,7 +212,37 @@ def test_word_tables_are_bounded_and_refilled(monkeypatch: pytest.MonkeyPatch) -
     tokens = [f"w{i}" for i in range(40)]
     for _ in range(3):
         assert neardup.shingle_hashes(tokens) == ref.shingle_hashes(tokens)
-        assert len(neardup._WORD_TABLES[0]) <= 40
+        assert len(neardup._WORD_SLOTS) <= 40
+
+
+def test_shingle_hashes_of_long_texts_are_those_of_the_rolling_hash() -> None:
+    # Around and beyond the number of words the precomputed slot masks cover.
+    rng = random.Random(8)
+    vocabulary = [f"w{i}" for i in range(300)] + ["é", "x_y", "9", ""]
+    for n in (4, 5, 6, 400, 4095, 4096, 4099, 4100, 4101, 9000):
+        tokens = rng.choices(vocabulary, k=n)
+        assert neardup.shingle_hashes(tokens) == ref.shingle_hashes(tokens), n
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 5 * (1 << 122) - 1),
+            st.sampled_from([0, M61, 2 * M61, 5 * M61, (1 << 125) - 1, 1 << 61, (1 << 122) - 1]),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(0, 4),
+)
+def test_slot_reduction_is_the_remainder_in_every_slot(sums: list[int], extra: int) -> None:
+    # Each value is a possible unreduced shingle sum (< 5 * 2^122, as five products of two
+    # 61-bit numbers are), including multiples of 2^61 - 1, which must come out as 0; the
+    # ``extra`` slots above the counted ones must not disturb them.
+    packed = sum(v << (128 * i) for i, v in enumerate(sums))
+    count = len(sums) - min(extra, len(sums) - 1)
+    assert neardup._reduce_slots(packed, count) == frozenset(v % M61 for v in sums[:count])
 
 
 @settings(max_examples=300, deadline=None)
