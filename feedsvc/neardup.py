@@ -265,6 +265,11 @@ class _Collector:
         self._link_chars = 0
         self._skip = 0
         self._in_link = 0
+        # For normalize_text's words (see _fast_scan): whether some text was skipped, and
+        # whether a tag inside a block split a word ("foo<b>bar</b>" is one word here).
+        self.skipped = False
+        self.joined = False
+        self._tail = False  # the block so far ends with a word character
 
     def flush(self) -> None:
         if not self._text:  # nothing since the last flush (then _link_chars is 0 too)
@@ -273,11 +278,12 @@ class _Collector:
         text = " ".join("".join(self._text).split())
         if text:
             self.blocks.append(Block(text, self._link_chars))
-        self._text, self._link_chars = [], 0
+        self._text, self._link_chars, self._tail = [], 0, False
 
     def starttag(self, tag: str) -> None:
         if tag in _SKIP_ELEMENTS:
             self._skip += 1
+            self.skipped = True
         elif tag == "a":
             self._in_link += 1
         elif tag in _BLOCK_ELEMENTS:
@@ -309,9 +315,18 @@ class _Collector:
             self._add(data)
 
     def _add(self, data: str) -> None:
+        if data:
+            if self._tail and _is_word_char(data[0]):
+                self.joined = True
+            self._tail = _is_word_char(data[-1])
         self._text.append(data)
         if self._in_link:
             self._link_chars += len(data.strip())
+
+
+def _is_word_char(c: str) -> bool:
+    """Whether ``c`` is a character of :data:`_WORD_RE` (``\\w``)."""
+    return c.isalnum() or c == "_"
 
 
 class _Blocks(HTMLParser):
@@ -352,9 +367,19 @@ _CDATA_ELEMENTS = frozenset({"script", "style"})  # html.parser's raw-text eleme
 
 def _fast_blocks(markup: str) -> list[Block] | None:
     """:func:`blocks` for markup the fast tokenizer accepts; None for any other markup."""
+    scan = _fast_scan(markup)
+    return scan[0] if scan is not None else None
+
+
+def _fast_scan(markup: str) -> tuple[list[Block], bool] | None:
+    """:func:`_fast_blocks`, and whether the words of the blocks are those of
+    :func:`feedsvc.dedup.normalize_text` (when they are plain, see :func:`profile_and_words`):
+    true when no text was skipped, no tag split a word and the tags are those that
+    normalize_text removes."""
     out = _Collector()
     find, match = markup.find, _FAST_TAG.match
     pos = 0
+    tags = 0
     while True:
         j = find("<", pos)
         if j < 0:
@@ -362,6 +387,7 @@ def _fast_blocks(markup: str) -> list[Block] | None:
         m = match(markup, j)
         if m is None:
             return None
+        tags += 1
         if pos < j:
             out.data(html.unescape(markup[pos:j]))
         name, slash, end = m.groups()
@@ -382,7 +408,15 @@ def _fast_blocks(markup: str) -> list[Block] | None:
     if pos < len(markup):
         out.data(html.unescape(markup[pos:]))
     out.flush()
-    return out.blocks
+    plain_tags = (
+        not out.skipped
+        and not out.joined
+        # Each tag holds exactly one ">" (its last) and the text none; the text holds no "<"
+        # (the loop found them all): then normalize_text's tag pattern, <[^>]*>, finds these
+        # tags and no others. (A ">" in an attribute value or in text: rare, not plain.)
+        and markup.count(">") == tags
+    )
+    return out.blocks, plain_tags
 
 
 def blocks(markup: str) -> list[Block]:
@@ -467,29 +501,53 @@ _NOT_PLAIN = re.compile("[^\x00-\x7f" + re.escape(PLAIN_CHARS) + "]")
 
 
 def _content_words(markup: str) -> tuple[list[str], list[str]]:
-    """``content_blocks(markup)`` and the :func:`words` of them all, in one pass.
+    """``content_blocks(markup)`` and the :func:`words` of them all, in one pass."""
+    kept, tokens, _ = _content_and_text_words(markup)
+    return kept, tokens
+
+
+def _content_and_text_words(markup: str) -> tuple[list[str], list[str], list[str] | None]:
+    """``content_blocks(markup)``, the :func:`words` of them all, and, when they come on the
+    way, the words of :func:`feedsvc.dedup.normalize_text` of ``markup`` (else None).
 
     A block of ASCII and :data:`PLAIN_CHARS` is split into words once: lower-casing it
     keeps every word where it was, so the words of ``text.lower()`` give the count
     :func:`is_boilerplate` needs, its trigger words, and (when there is no ``&`` to
     unescape; NFKC leaves such text alone and case folding is lower-casing there) the
     block's :func:`words`. Other blocks take the general path. Words of several blocks are
-    the words of each in turn (see :func:`compute_profile`)."""
+    the words of each in turn (see :func:`compute_profile`).
+
+    normalize_text's words are those of every block, boilerplate or not, when all blocks
+    are plain and hold no ``_`` (which it does not count as a word character) and the fast
+    tokenizer saw the markup as normalize_text does (see :func:`_fast_scan`): it decodes
+    entities once, as the blocks did, and turns every tag into a space."""
+    scan = _fast_scan(markup)
+    if scan is None:
+        found, text_words_ok = blocks(markup), False
+    else:
+        found, text_words_ok = scan
     kept: list[str] = []
     tokens: list[str] = []
-    for block in blocks(markup):
+    text_words: list[str] = []
+    for block in found:
         text = block.text
         if _NOT_PLAIN.search(text) is None:
             lowered = _WORD_RE.findall(text.lower())
+            if text_words_ok:
+                if "_" in text:
+                    text_words_ok = False
+                else:
+                    text_words.extend(lowered)
             if _is_boilerplate(block, len(lowered), lowered):
                 continue
             tokens.extend(words(text) if "&" in text else lowered)
         else:
+            text_words_ok = False
             if is_boilerplate(block):
                 continue
             tokens.extend(words(text))
         kept.append(text)
-    return kept, tokens
+    return kept, tokens, text_words if text_words_ok else None
 
 
 def words(text: str) -> list[str]:
@@ -602,14 +660,21 @@ class Profile:
 
 def compute_profile(markup: str) -> Profile | None:
     """The profile of an HTML body, or None when it is too short to judge (< MIN_WORDS)."""
-    kept, tokens = _content_words(markup)
+    return profile_and_words(markup)[0]
+
+
+def profile_and_words(markup: str) -> tuple[Profile | None, list[str] | None]:
+    """:func:`compute_profile` of ``markup`` and, when they come on the way (plain text and
+    markup, the common case), the words of :func:`feedsvc.dedup.normalize_text` of it
+    (``normalize_text(markup) == " ".join(words)``); else None for them."""
+    kept, tokens, text_words = _content_and_text_words(markup)
     if len(tokens) < MIN_WORDS:
-        return None
+        return None, text_words
     shingles = shingle_hashes(tokens)
     # The blocks joined by a space give the numbers of each block in turn (a number never
     # spans a space), in one call instead of one per block.
     numbers = frozenset(_NUMBER_RE.findall(" ".join(kept)))
-    return Profile(len(tokens), shingles, smallest(shingles, SKETCH_SIZE), numbers)
+    return Profile(len(tokens), shingles, smallest(shingles, SKETCH_SIZE), numbers), text_words
 
 
 def smallest(values: frozenset[int], k: int) -> tuple[int, ...]:

@@ -28,7 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsvc import neardup
-from feedsvc.dedup import Existing, derive, derive_all, lookup_for, plan
+from feedsvc.dedup import Existing, body_fingerprint, derive, derive_all, lookup_for, plan
 from feedsvc.localread import read_feed_file, read_feed_files
 from feedsvc.models import Article
 from feedsvc.storage import POSTINGS_BATCH, POSTINGS_BATCH_SQL, POSTINGS_LIMIT, POSTINGS_SQL, Store
@@ -46,6 +46,16 @@ M61 = (1 << 61) - 1
 def same_profile(markup: str) -> None:
     new, old = neardup.compute_profile(markup), ref.profile(markup)
     assert (astuple(new) if new else None) == (astuple(old) if old else None), markup
+
+
+def same_text_words(markup: str) -> bool:
+    """The fingerprint's words that come with the profile, if any, are normalize_text's;
+    whether they came."""
+    profile, words = neardup.profile_and_words(markup)
+    assert profile == neardup.compute_profile(markup)
+    if words is not None:
+        assert " ".join(words) == ref.normalize_text(markup), markup
+    return words is not None
 
 
 def same_blocks(markup: str) -> None:
@@ -99,6 +109,7 @@ def markup(draw: st.DrawFn) -> str:
 def test_blocks_and_profiles_are_those_of_the_reference_code(text: str) -> None:
     same_blocks(text)
     same_profile(text)
+    same_text_words(text)
 
 
 @settings(max_examples=300, deadline=None)
@@ -106,6 +117,7 @@ def test_blocks_and_profiles_are_those_of_the_reference_code(text: str) -> None:
 def test_blocks_of_any_text_are_those_of_the_reference_code(text: str) -> None:
     same_blocks(text)
     same_profile(text)
+    same_text_words(text)
 
 
 def test_labelled_pairs_and_long_bodies_match_the_reference_code() -> None:
@@ -114,8 +126,41 @@ def test_labelled_pairs_and_long_bodies_match_the_reference_code() -> None:
     for body in bodies:
         same_blocks(body)
         same_profile(body)
-    # Not vacuous: sanitized bodies take the fast tokenizer.
+    # Not vacuous: sanitized bodies take the fast tokenizer, and most give their words.
     assert all(neardup._fast_blocks(b) is not None for b in BODIES)
+    assert sum(map(same_text_words, bodies)) > 0.8 * len(bodies)
+
+
+def test_derived_fingerprints_are_those_of_the_whole_body() -> None:
+    for article in pair_articles():
+        d = derive(article)
+        assert d.fingerprint == body_fingerprint(article.content_html)
+        assert d.profile == neardup.compute_profile(article.content_html)
+
+
+PLAIN_PIECES = ["x", "é", "Yé", "9", " ", ".", "\n", "&amp;", "&#233;", "&gt;", ">", "_"]
+PLAIN_TAGS = ["<b>", "</b>", "<p>", "</p>", '<a href="/x">', "</a>", "<nav>", "</nav>", "<br/>",
+              '<b title="a>b">', '<i title="c<d">', "</i>"]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(PLAIN_PIECES + PLAIN_TAGS), max_size=30).map("".join))
+def test_the_words_that_come_with_the_profile_are_those_of_normalize_text(text: str) -> None:
+    # Plain text and tags, where they mostly do come: a tag that splits a word ("x<b>x" is
+    # one word in a block and two in normalize_text), skipped elements, "_", ">" in an
+    # attribute value (where normalize_text's tag pattern ends the tag) must be noticed.
+    same_text_words(text)
+    same_text_words(f"<p>{text}</p>")
+
+
+def test_whitespace_stays_whitespace_for_normalize_text() -> None:
+    """Blocks drop every whitespace character (str.split); normalize_text keeps NFKC of it,
+    case-folded: that must hold no word character."""
+    word = re.compile(r"[^\W_]")
+    for cp in range(sys.maxunicode + 1):
+        c = chr(cp)
+        if c.isspace():
+            assert not word.search(unicodedata.normalize("NFKC", c).casefold()), hex(cp)
 
 
 @settings(max_examples=800, deadline=None)
