@@ -298,10 +298,14 @@ def fingerprint(article: Article) -> str | None:
 
 def body_fingerprint(body: str) -> str | None:
     """:func:`fingerprint` of a body (see :func:`body_of`)."""
-    text = normalize_text(body)
-    if len(text.split(" ")) < MIN_FINGERPRINT_WORDS:
+    return _fingerprint_of_words(normalize_text(body).split(" "))
+
+
+def _fingerprint_of_words(words: list[str]) -> str | None:
+    """The fingerprint of a body whose :func:`normalize_text` is ``" ".join(words)``."""
+    if len(words) < MIN_FINGERPRINT_WORDS:
         return None
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
 
 
 def content_hash(article: Article) -> str:
@@ -429,10 +433,12 @@ def derive(article: Article, rules: UrlRules = DEFAULT_URL_RULES) -> Derived:
     run on the process that parsed the article (:mod:`feedsvc.localread`); :func:`lookup_for`
     and :func:`plan` take them instead of computing each one again. Not cached."""
     body = body_of(article)
+    # The profile's pass over the body usually yields the fingerprint's words too.
+    profile, words = neardup.profile_and_words(body)
     return Derived(
         canonical_url(article.link, rules),
-        body_fingerprint(body),
-        neardup.compute_profile(body),
+        body_fingerprint(body) if words is None else _fingerprint_of_words(words),
+        profile,
         content_hash(article),
     )
 

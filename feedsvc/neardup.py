@@ -42,6 +42,7 @@ import functools
 import hashlib
 import html
 import re
+import sys
 import unicodedata
 from array import array
 from collections.abc import Iterable
@@ -264,6 +265,11 @@ class _Collector:
         self._link_chars = 0
         self._skip = 0
         self._in_link = 0
+        # For normalize_text's words (see _fast_scan): whether some text was skipped, and
+        # whether a tag inside a block split a word ("foo<b>bar</b>" is one word here).
+        self.skipped = False
+        self.joined = False
+        self._tail = False  # the block so far ends with a word character
 
     def flush(self) -> None:
         if not self._text:  # nothing since the last flush (then _link_chars is 0 too)
@@ -272,11 +278,12 @@ class _Collector:
         text = " ".join("".join(self._text).split())
         if text:
             self.blocks.append(Block(text, self._link_chars))
-        self._text, self._link_chars = [], 0
+        self._text, self._link_chars, self._tail = [], 0, False
 
     def starttag(self, tag: str) -> None:
         if tag in _SKIP_ELEMENTS:
             self._skip += 1
+            self.skipped = True
         elif tag == "a":
             self._in_link += 1
         elif tag in _BLOCK_ELEMENTS:
@@ -308,9 +315,18 @@ class _Collector:
             self._add(data)
 
     def _add(self, data: str) -> None:
+        if data:
+            if self._tail and _is_word_char(data[0]):
+                self.joined = True
+            self._tail = _is_word_char(data[-1])
         self._text.append(data)
         if self._in_link:
             self._link_chars += len(data.strip())
+
+
+def _is_word_char(c: str) -> bool:
+    """Whether ``c`` is a character of :data:`_WORD_RE` (``\\w``)."""
+    return c.isalnum() or c == "_"
 
 
 class _Blocks(HTMLParser):
@@ -351,9 +367,19 @@ _CDATA_ELEMENTS = frozenset({"script", "style"})  # html.parser's raw-text eleme
 
 def _fast_blocks(markup: str) -> list[Block] | None:
     """:func:`blocks` for markup the fast tokenizer accepts; None for any other markup."""
+    scan = _fast_scan(markup)
+    return scan[0] if scan is not None else None
+
+
+def _fast_scan(markup: str) -> tuple[list[Block], bool] | None:
+    """:func:`_fast_blocks`, and whether the words of the blocks are those of
+    :func:`feedsvc.dedup.normalize_text` (when they are plain, see :func:`profile_and_words`):
+    true when no text was skipped, no tag split a word and the tags are those that
+    normalize_text removes."""
     out = _Collector()
     find, match = markup.find, _FAST_TAG.match
     pos = 0
+    tags = 0
     while True:
         j = find("<", pos)
         if j < 0:
@@ -361,6 +387,7 @@ def _fast_blocks(markup: str) -> list[Block] | None:
         m = match(markup, j)
         if m is None:
             return None
+        tags += 1
         if pos < j:
             out.data(html.unescape(markup[pos:j]))
         name, slash, end = m.groups()
@@ -381,7 +408,15 @@ def _fast_blocks(markup: str) -> list[Block] | None:
     if pos < len(markup):
         out.data(html.unescape(markup[pos:]))
     out.flush()
-    return out.blocks
+    plain_tags = (
+        not out.skipped
+        and not out.joined
+        # Each tag holds exactly one ">" (its last) and the text none; the text holds no "<"
+        # (the loop found them all): then normalize_text's tag pattern, <[^>]*>, finds these
+        # tags and no others. (A ">" in an attribute value or in text: rare, not plain.)
+        and markup.count(">") == tags
+    )
+    return out.blocks, plain_tags
 
 
 def blocks(markup: str) -> list[Block]:
@@ -466,29 +501,53 @@ _NOT_PLAIN = re.compile("[^\x00-\x7f" + re.escape(PLAIN_CHARS) + "]")
 
 
 def _content_words(markup: str) -> tuple[list[str], list[str]]:
-    """``content_blocks(markup)`` and the :func:`words` of them all, in one pass.
+    """``content_blocks(markup)`` and the :func:`words` of them all, in one pass."""
+    kept, tokens, _ = _content_and_text_words(markup)
+    return kept, tokens
+
+
+def _content_and_text_words(markup: str) -> tuple[list[str], list[str], list[str] | None]:
+    """``content_blocks(markup)``, the :func:`words` of them all, and, when they come on the
+    way, the words of :func:`feedsvc.dedup.normalize_text` of ``markup`` (else None).
 
     A block of ASCII and :data:`PLAIN_CHARS` is split into words once: lower-casing it
     keeps every word where it was, so the words of ``text.lower()`` give the count
     :func:`is_boilerplate` needs, its trigger words, and (when there is no ``&`` to
     unescape; NFKC leaves such text alone and case folding is lower-casing there) the
     block's :func:`words`. Other blocks take the general path. Words of several blocks are
-    the words of each in turn (see :func:`compute_profile`)."""
+    the words of each in turn (see :func:`compute_profile`).
+
+    normalize_text's words are those of every block, boilerplate or not, when all blocks
+    are plain and hold no ``_`` (which it does not count as a word character) and the fast
+    tokenizer saw the markup as normalize_text does (see :func:`_fast_scan`): it decodes
+    entities once, as the blocks did, and turns every tag into a space."""
+    scan = _fast_scan(markup)
+    if scan is None:
+        found, text_words_ok = blocks(markup), False
+    else:
+        found, text_words_ok = scan
     kept: list[str] = []
     tokens: list[str] = []
-    for block in blocks(markup):
+    text_words: list[str] = []
+    for block in found:
         text = block.text
         if _NOT_PLAIN.search(text) is None:
             lowered = _WORD_RE.findall(text.lower())
+            if text_words_ok:
+                if "_" in text:
+                    text_words_ok = False
+                else:
+                    text_words.extend(lowered)
             if _is_boilerplate(block, len(lowered), lowered):
                 continue
             tokens.extend(words(text) if "&" in text else lowered)
         else:
+            text_words_ok = False
             if is_boilerplate(block):
                 continue
             tokens.extend(words(text))
         kept.append(text)
-    return kept, tokens
+    return kept, tokens, text_words if text_words_ok else None
 
 
 def words(text: str) -> list[str]:
@@ -506,24 +565,31 @@ _M61 = (1 << 61) - 1  # a Mersenne prime: shingle hashes are polynomials modulo 
 _BASE = 0x5BD1E9955BD1E995 % _M61
 
 
-# Per word, its hash times each power of the base (mod 2^61 - 1) that a shingle weighs it
-# with: a shingle's hash is then a sum of five table values. Words recur across texts, so
-# the tables outlive one text; bounded: cleared when full.
-_WORD_TABLES: tuple[dict[str, int], ...] = tuple({} for _ in range(SHINGLE_WORDS))
-_WORD_TABLES_MAX = 20_000  # about 8 MB per process
+# Per word, its hash (mod 2^61 - 1) as one 128-bit little-endian slot: a text's words are
+# then one bytes join away from a big integer holding all of them (see shingle_hashes).
+# Words recur across texts, so the table outlives one text; bounded: cleared when full.
+_WORD_SLOTS: dict[str, bytes] = {}
+_WORD_TABLES_MAX = 20_000  # about 3 MB per process
+_SLOT = 128  # bits per packed value: a shingle's unreduced sum is below 5 * 2^122 < 2^128
+_SHINGLE_POLY = sum(pow(_BASE, k, _M61) << (_SLOT * k) for k in range(SHINGLE_WORDS))
+_MASK_SLOTS = 4096  # slot masks precomputed for texts of up to this many words
+
+
+def _slot_mask(value: int, slots: int) -> int:
+    """``value`` in each of ``slots`` 128-bit slots."""
+    return int.from_bytes(value.to_bytes(_SLOT // 8, "little") * slots, "little")
+
+
+_LOW61, _LOW3, _LOW1 = (_slot_mask(v, _MASK_SLOTS) for v in (_M61, 7, 1))
 
 
 def _learn_words(tokens: Iterable[str]) -> None:
-    """Fill :data:`_WORD_TABLES` for every token not in them yet."""
-    tables = _WORD_TABLES
-    if len(tables[0]) > _WORD_TABLES_MAX:
-        for t in tables:
-            t.clear()
-    for token in set(tokens).difference(tables[0]):
-        v = _hash63(token) % _M61
-        for table in tables:  # tables[j][w] = hash(w) * B^j
-            table[token] = v
-            v = v * _BASE % _M61
+    """Fill :data:`_WORD_SLOTS` for every token not in it yet."""
+    table = _WORD_SLOTS
+    if len(table) > _WORD_TABLES_MAX:
+        table.clear()
+    for token in set(tokens).difference(table):
+        table[token] = (_hash63(token) % _M61).to_bytes(_SLOT // 8, "little")
 
 
 def shingle_hashes(tokens: list[str]) -> frozenset[int]:
@@ -533,21 +599,53 @@ def shingle_hashes(tokens: list[str]) -> frozenset[int]:
     word hashes modulo 2^61 - 1, ``sum(h(w[i+j]) * B^(k-1-j))`` (what a Rabin-Karp rolling
     hash computes): as good a spread as hashing the joined text, at a fraction of the cost.
     Stable across runs and machines.
+
+    All shingles are computed at once, in big-integer arithmetic: the word hashes packed in
+    128-bit slots, multiplied by the polynomial ``sum(B^j * 2^(128 j))`` (slot ``i + k - 1``
+    of the product is shingle ``i``'s sum, which no slot overflows), then reduced modulo
+    2^61 - 1 in every slot at once (2^61 = 1 modulo 2^61 - 1: fold the high bits onto the
+    low ones). CPython runs each step in C; a loop over shingles ran three times longer.
     """
-    k = min(SHINGLE_WORDS, len(tokens))
-    if k == 0:
-        return frozenset()
+    n = len(tokens)
+    if n < SHINGLE_WORDS:
+        return _few_shingles(tokens)
     _learn_words(tokens)
-    tables = _WORD_TABLES
-    # weighted[j][i]: the i-th shingle's term for its word j (weight B^(k-1-j))
-    weighted = [
-        list(map(tables[k - 1 - j].__getitem__, tokens[j : len(tokens) - k + 1 + j]))
-        for j in range(k)
-    ]
-    m = _M61
-    if k == 5:
-        return frozenset([(a + b + c + d + e) % m for a, b, c, d, e in zip(*weighted, strict=True)])
-    return frozenset([sum(terms) % m for terms in zip(*weighted, strict=True)])
+    words = int.from_bytes(b"".join(map(_WORD_SLOTS.__getitem__, tokens)), "little")
+    sums = (words * _SHINGLE_POLY) >> (_SLOT * (SHINGLE_WORDS - 1))
+    return _reduce_slots(sums, n - SHINGLE_WORDS + 1)
+
+
+def _reduce_slots(sums: int, count: int) -> frozenset[int]:
+    """The distinct values modulo 2^61 - 1 of the first ``count`` 128-bit slots of ``sums``
+    (each slot below 2^125; the slots above them below 2^128)."""
+    if count <= _MASK_SLOTS:
+        low61, low3, low1 = _LOW61, _LOW3, _LOW1
+    else:
+        low61, low3, low1 = (_slot_mask(v, count + SHINGLE_WORDS) for v in (_M61, 7, 1))
+    # x = a + b * 2^61 + c * 2^122 with a, b < 2^61, c < 8 is congruent to a + b + c.
+    r = (sums & low61) + ((sums >> 61) & low61) + ((sums >> 122) & low3)  # < 2^62 + 8
+    r = (r & low61) + ((r >> 61) & low3)  # <= 2^61 + 1
+    r = (r & low61) + ((r >> 61) & low1)  # <= 2^61 - 1, which stands for 0
+    slots = array("Q", r.to_bytes(_SLOT // 8 * max(count, _slots_in(r)), "little"))
+    if sys.byteorder == "big":
+        slots.byteswap()
+    values = frozenset(slots[0 : 2 * count : 2])  # the low 64 bits of each 128-bit slot
+    return values if _M61 not in values else (values - {_M61}) | {0}
+
+
+def _slots_in(value: int) -> int:
+    """How many 128-bit slots ``value`` occupies."""
+    return -(-value.bit_length() // _SLOT)
+
+
+def _few_shingles(tokens: list[str]) -> frozenset[int]:
+    """:func:`shingle_hashes` of fewer than :data:`SHINGLE_WORDS` tokens: one shingle."""
+    if not tokens:
+        return frozenset()
+    h = 0
+    for token in tokens:
+        h = (h * _BASE + _hash63(token) % _M61) % _M61
+    return frozenset([h])
 
 
 @dataclass(frozen=True)
@@ -584,14 +682,21 @@ class Profile:
 
 def compute_profile(markup: str) -> Profile | None:
     """The profile of an HTML body, or None when it is too short to judge (< MIN_WORDS)."""
-    kept, tokens = _content_words(markup)
+    return profile_and_words(markup)[0]
+
+
+def profile_and_words(markup: str) -> tuple[Profile | None, list[str] | None]:
+    """:func:`compute_profile` of ``markup`` and, when they come on the way (plain text and
+    markup, the common case), the words of :func:`feedsvc.dedup.normalize_text` of it
+    (``normalize_text(markup) == " ".join(words)``); else None for them."""
+    kept, tokens, text_words = _content_and_text_words(markup)
     if len(tokens) < MIN_WORDS:
-        return None
+        return None, text_words
     shingles = shingle_hashes(tokens)
     # The blocks joined by a space give the numbers of each block in turn (a number never
     # spans a space), in one call instead of one per block.
     numbers = frozenset(_NUMBER_RE.findall(" ".join(kept)))
-    return Profile.of(len(tokens), shingles, numbers)
+    return Profile.of(len(tokens), shingles, numbers), text_words
 
 
 def smallest(values: frozenset[int], k: int) -> tuple[int, ...]:

@@ -151,3 +151,14 @@ def profile(markup: str) -> Profile | None:
     shingles = shingle_hashes(tokens)
     numbers = frozenset(m for block in kept for m in _NUMBER_RE.findall(block))
     return Profile.of(len(tokens), shingles, numbers)
+
+
+_TAG_RE = re.compile(r"<[^>]*>")
+_NON_WORD_RE = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalize_text(text: str) -> str:
+    """feedsvc.dedup.normalize_text as it was first written."""
+    text = html.unescape(_TAG_RE.sub(" ", text))
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _NON_WORD_RE.sub(" ", text).strip()

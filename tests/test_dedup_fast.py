@@ -28,7 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsvc import neardup
-from feedsvc.dedup import Existing, derive, derive_all, lookup_for, plan
+from feedsvc.dedup import Existing, body_fingerprint, derive, derive_all, lookup_for, plan
 from feedsvc.localread import read_feed_file, read_feed_files
 from feedsvc.models import Article
 from feedsvc.storage import POSTINGS_BATCH, POSTINGS_BATCH_SQL, POSTINGS_LIMIT, POSTINGS_SQL, Store
@@ -40,11 +40,22 @@ DATA = Path(__file__).parent / "data"
 PAIRS: list[dict[str, Any]] = json.loads((DATA / "dedup_pairs.json").read_text("utf-8"))["pairs"]
 BODIES = [p[side]["html"] for p in PAIRS for side in "ab"]
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+M61 = (1 << 61) - 1
 
 
 def same_profile(markup: str) -> None:
     new, old = neardup.compute_profile(markup), ref.profile(markup)
     assert (astuple(new) if new else None) == (astuple(old) if old else None), markup
+
+
+def same_text_words(markup: str) -> bool:
+    """The fingerprint's words that come with the profile, if any, are normalize_text's;
+    whether they came."""
+    profile, words = neardup.profile_and_words(markup)
+    assert profile == neardup.compute_profile(markup)
+    if words is not None:
+        assert " ".join(words) == ref.normalize_text(markup), markup
+    return words is not None
 
 
 def same_blocks(markup: str) -> None:
@@ -98,6 +109,7 @@ def markup(draw: st.DrawFn) -> str:
 def test_blocks_and_profiles_are_those_of_the_reference_code(text: str) -> None:
     same_blocks(text)
     same_profile(text)
+    same_text_words(text)
 
 
 @settings(max_examples=300, deadline=None)
@@ -105,6 +117,7 @@ def test_blocks_and_profiles_are_those_of_the_reference_code(text: str) -> None:
 def test_blocks_of_any_text_are_those_of_the_reference_code(text: str) -> None:
     same_blocks(text)
     same_profile(text)
+    same_text_words(text)
 
 
 def test_labelled_pairs_and_long_bodies_match_the_reference_code() -> None:
@@ -113,8 +126,41 @@ def test_labelled_pairs_and_long_bodies_match_the_reference_code() -> None:
     for body in bodies:
         same_blocks(body)
         same_profile(body)
-    # Not vacuous: sanitized bodies take the fast tokenizer.
+    # Not vacuous: sanitized bodies take the fast tokenizer, and most give their words.
     assert all(neardup._fast_blocks(b) is not None for b in BODIES)
+    assert sum(map(same_text_words, bodies)) > 0.8 * len(bodies)
+
+
+def test_derived_fingerprints_are_those_of_the_whole_body() -> None:
+    for article in pair_articles():
+        d = derive(article)
+        assert d.fingerprint == body_fingerprint(article.content_html)
+        assert d.profile == neardup.compute_profile(article.content_html)
+
+
+PLAIN_PIECES = ["x", "é", "Yé", "9", " ", ".", "\n", "&amp;", "&#233;", "&gt;", ">", "_"]
+PLAIN_TAGS = ["<b>", "</b>", "<p>", "</p>", '<a href="/x">', "</a>", "<nav>", "</nav>", "<br/>",
+              '<b title="a>b">', '<i title="c<d">', "</i>"]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(PLAIN_PIECES + PLAIN_TAGS), max_size=30).map("".join))
+def test_the_words_that_come_with_the_profile_are_those_of_normalize_text(text: str) -> None:
+    # Plain text and tags, where they mostly do come: a tag that splits a word ("x<b>x" is
+    # one word in a block and two in normalize_text), skipped elements, "_", ">" in an
+    # attribute value (where normalize_text's tag pattern ends the tag) must be noticed.
+    same_text_words(text)
+    same_text_words(f"<p>{text}</p>")
+
+
+def test_whitespace_stays_whitespace_for_normalize_text() -> None:
+    """Blocks drop every whitespace character (str.split); normalize_text keeps NFKC of it,
+    case-folded: that must hold no word character."""
+    word = re.compile(r"[^\W_]")
+    for cp in range(sys.maxunicode + 1):
+        c = chr(cp)
+        if c.isspace():
+            assert not word.search(unicodedata.normalize("NFKC", c).casefold()), hex(cp)
 
 
 @settings(max_examples=800, deadline=None)
@@ -211,7 +257,37 @@ def test_word_tables_are_bounded_and_refilled(monkeypatch: pytest.MonkeyPatch) -
     tokens = [f"w{i}" for i in range(40)]
     for _ in range(3):
         assert neardup.shingle_hashes(tokens) == ref.shingle_hashes(tokens)
-        assert len(neardup._WORD_TABLES[0]) <= 40
+        assert len(neardup._WORD_SLOTS) <= 40
+
+
+def test_shingle_hashes_of_long_texts_are_those_of_the_rolling_hash() -> None:
+    # Around and beyond the number of words the precomputed slot masks cover.
+    rng = random.Random(8)
+    vocabulary = [f"w{i}" for i in range(300)] + ["é", "x_y", "9", ""]
+    for n in (4, 5, 6, 400, 4095, 4096, 4099, 4100, 4101, 9000):
+        tokens = rng.choices(vocabulary, k=n)
+        assert neardup.shingle_hashes(tokens) == ref.shingle_hashes(tokens), n
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 5 * (1 << 122) - 1),
+            st.sampled_from([0, M61, 2 * M61, 5 * M61, (1 << 125) - 1, 1 << 61, (1 << 122) - 1]),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(0, 4),
+)
+def test_slot_reduction_is_the_remainder_in_every_slot(sums: list[int], extra: int) -> None:
+    # Each value is a possible unreduced shingle sum (< 5 * 2^122, as five products of two
+    # 61-bit numbers are), including multiples of 2^61 - 1, which must come out as 0; the
+    # ``extra`` slots above the counted ones must not disturb them.
+    packed = sum(v << (128 * i) for i, v in enumerate(sums))
+    count = len(sums) - min(extra, len(sums) - 1)
+    assert neardup._reduce_slots(packed, count) == frozenset(v % M61 for v in sums[:count])
 
 
 @settings(max_examples=300, deadline=None)
