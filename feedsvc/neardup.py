@@ -265,9 +265,11 @@ class _Collector:
         self._link_chars = 0
         self._skip = 0
         self._in_link = 0
-        # For normalize_text's words (see _fast_scan): whether some text was skipped, and
-        # whether a tag inside a block split a word ("foo<b>bar</b>" is one word here).
-        self.skipped = False
+        # For normalize_text's words (see _fast_scan): the text skipped, each with the number
+        # of blocks before it; whether some was skipped in the middle of a block, and whether
+        # a tag inside a block split a word ("foo<b>bar</b>" is one word here).
+        self.skipped: list[tuple[int, str]] = []
+        self.interleaved = False
         self.joined = False
         self._tail = False  # the block so far ends with a word character
 
@@ -283,7 +285,6 @@ class _Collector:
     def starttag(self, tag: str) -> None:
         if tag in _SKIP_ELEMENTS:
             self._skip += 1
-            self.skipped = True
         elif tag == "a":
             self._in_link += 1
         elif tag in _BLOCK_ELEMENTS:
@@ -303,6 +304,10 @@ class _Collector:
 
     def data(self, data: str) -> None:
         if self._skip:
+            if not data.isspace():
+                if any(not t.isspace() for t in self._text if t):
+                    self.interleaved = True
+                self.skipped.append((len(self.blocks), data))
             return
         if "\n" in data.strip():
             # Plain-text line breaks inside a block separate lines of navigation or footers.
@@ -371,11 +376,12 @@ def _fast_blocks(markup: str) -> list[Block] | None:
     return scan[0] if scan is not None else None
 
 
-def _fast_scan(markup: str) -> tuple[list[Block], bool] | None:
-    """:func:`_fast_blocks`, and whether the words of the blocks are those of
-    :func:`feedsvc.dedup.normalize_text` (when they are plain, see :func:`profile_and_words`):
-    true when no text was skipped, no tag split a word and the tags are those that
-    normalize_text removes."""
+def _fast_scan(markup: str) -> tuple[list[Block], list[tuple[int, str]] | None] | None:
+    """:func:`_fast_blocks`, and the text it skipped (each with the number of blocks before
+    it) when the words of all that, in turn, are those of
+    :func:`feedsvc.dedup.normalize_text` (if plain, see :func:`profile_and_words`): when no
+    text was skipped inside a block, no tag split a word and the tags are those that
+    normalize_text removes; else None for it."""
     out = _Collector()
     find, match = markup.find, _FAST_TAG.match
     pos = 0
@@ -409,14 +415,14 @@ def _fast_scan(markup: str) -> tuple[list[Block], bool] | None:
         out.data(html.unescape(markup[pos:]))
     out.flush()
     plain_tags = (
-        not out.skipped
+        not out.interleaved
         and not out.joined
         # Each tag holds exactly one ">" (its last) and the text none; the text holds no "<"
         # (the loop found them all): then normalize_text's tag pattern, <[^>]*>, finds these
         # tags and no others. (A ">" in an attribute value or in text: rare, not plain.)
         and markup.count(">") == tags
     )
-    return out.blocks, plain_tags
+    return out.blocks, out.skipped if plain_tags else None
 
 
 def blocks(markup: str) -> list[Block]:
@@ -522,14 +528,19 @@ def _content_and_text_words(markup: str) -> tuple[list[str], list[str], list[str
     tokenizer saw the markup as normalize_text does (see :func:`_fast_scan`): it decodes
     entities once, as the blocks did, and turns every tag into a space."""
     scan = _fast_scan(markup)
+    skipped: list[tuple[int, str]] | None = None
     if scan is None:
-        found, text_words_ok = blocks(markup), False
+        found = blocks(markup)
     else:
-        found, text_words_ok = scan
+        found, skipped = scan
+    text_words_ok = skipped is not None
     kept: list[str] = []
     tokens: list[str] = []
     text_words: list[str] = []
-    for block in found:
+    pending = skipped[::-1] if skipped else []
+    for index, block in enumerate(found):
+        while pending and pending[-1][0] <= index and text_words_ok:
+            text_words_ok = _plain_words(pending.pop()[1], text_words)
         text = block.text
         if _NOT_PLAIN.search(text) is None:
             lowered = _WORD_RE.findall(text.lower())
@@ -547,7 +558,19 @@ def _content_and_text_words(markup: str) -> tuple[list[str], list[str], list[str
                 continue
             tokens.extend(words(text))
         kept.append(text)
+    while pending and text_words_ok:
+        text_words_ok = _plain_words(pending.pop()[1], text_words)
     return kept, tokens, text_words if text_words_ok else None
+
+
+def _plain_words(text: str, out: list[str]) -> bool:
+    """Add the words of ``text`` (lower-cased ``\\w`` runs) to ``out`` if it is plain and has
+    no ``_``: what normalize_text makes of it; else False."""
+    text = " ".join(text.split())
+    if _NOT_PLAIN.search(text) is not None or "_" in text:
+        return False
+    out.extend(_WORD_RE.findall(text.lower()))
+    return True
 
 
 def words(text: str) -> list[str]:

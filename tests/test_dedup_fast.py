@@ -153,6 +153,19 @@ def test_the_words_that_come_with_the_profile_are_those_of_normalize_text(text: 
     same_text_words(f"<p>{text}</p>")
 
 
+def test_skipped_text_keeps_its_place_among_the_words() -> None:
+    # A figure or nav is no content for the profile, but normalize_text reads it in place.
+    for markup in (
+        "<nav>bar</nav><p>foo</p>",
+        '<p>a</p>\n<figure><img src="x"><figcaption>b c</figcaption></figure>\n<p>d</p>',
+        "<p>a</p><aside>b</aside>",
+        "<p>one</p><footer>two</footer><p>three</p><nav>four</nav>",
+    ):
+        assert same_text_words(markup), markup
+    # Skipped text in the middle of a block: its words are not in one piece.
+    assert not same_text_words("<p>x <figure>y</figure> z</p>")
+
+
 def test_whitespace_stays_whitespace_for_normalize_text() -> None:
     """Blocks drop every whitespace character (str.split); normalize_text keeps NFKC of it,
     case-folded: that must hold no word character."""
