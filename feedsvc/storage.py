@@ -2,9 +2,11 @@
 
 Schema changes go through :data:`MIGRATIONS` (``sqlite_utils.Migrations``); a database written
 by a newer feedsvc (a migration this code does not know) is refused rather than silently used.
-Each source run is one ``BEGIN IMMEDIATE`` transaction (:meth:`Store.source_run`): it either
-commits every entry and its bookkeeping, or nothing, so a failed or killed run never leaves
-half a source behind. Rows leave this module as frozen dataclasses, never ``sqlite3.Row``.
+Each source run is one ``BEGIN IMMEDIATE`` transaction (:meth:`Store.transaction`), or one
+savepoint of a transaction shared by the runs of a few tenths of a second
+(:meth:`Store.grouped`): it either commits every entry and its bookkeeping, or nothing, so a
+failed or killed run never leaves half a source behind. Rows leave this module as frozen
+dataclasses, never ``sqlite3.Row``.
 """
 
 from __future__ import annotations
