@@ -89,11 +89,18 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     # nh3 calls this after its own scheme check (so javascript:/vbscript: are already gone,
     # including entity- and whitespace-obfuscated forms) and before relative URLs are
     # rewritten. It must never raise: nh3 would report the error via sys.unraisablehook.
-    if attr in ("href", "src") and value.strip()[:5].lower() == "data:":
-        if tag == "img" and attr == "src" and _DATA_IMAGE.match(value.strip()):
-            return value.strip()
+    if attr in ("href", "src") and _as_browser_reads(value)[:5].lower() == "data:":
+        # As a browser reads it: "da\tta:text/html,..." is a data: URL too.
+        kept = _as_browser_reads(value)
+        if tag == "img" and attr == "src" and _DATA_IMAGE.match(kept):
+            return kept
         return None
     return value
+
+
+def _as_browser_reads(url: str) -> str:
+    """``url`` without what the WHATWG URL parser ignores (see :data:`_URL_STRIP`)."""
+    return _URL_IGNORED.sub("", url).strip(_URL_STRIP)
 
 
 # What the WHATWG URL parser ignores before it reads a scheme: leading and trailing C0

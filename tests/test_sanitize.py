@@ -54,6 +54,11 @@ def test_clean_html_removes_active_content(dirty: str, forbidden: str) -> None:
         "java\nscript:alert(1)",
         "vbscript:msgbox(1)",
         "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        # A browser drops tab, LF and CR anywhere in a URL: these are data: URLs too.
+        "da\tta:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "da&#9;ta:text/html,<script>alert(1)</script>",
+        "data\n:text/html,<script>alert(1)</script>",
+        "\x01data:text/html,<script>alert(1)</script>",
     ],
 )
 def test_clean_html_drops_dangerous_link_schemes(href: str) -> None:
@@ -68,6 +73,9 @@ def test_clean_html_data_urls_only_for_raster_images() -> None:
     assert f'src="{png}"' in clean_html(f'<img src="{png}" alt="dot">')
     assert "src" not in clean_html('<img src="data:image/svg+xml;base64,PHN2Zz4=">')
     assert "src" not in clean_html('<img src="data:text/html,<script>alert(1)</script>">')
+    assert "src" not in clean_html('<img src="da\tta:image/svg+xml;base64,PHN2Zz4=">')
+    # An obfuscated raster image is kept, written as the browser would read it.
+    assert f'src="{png}"' in clean_html('<img src="da\nta:image/png;base64,iVBORw0KGgo=">')
 
 
 def test_clean_html_resolves_relative_urls() -> None:
