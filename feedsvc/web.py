@@ -608,6 +608,23 @@ class ServeError(FeedsvcError):
     """The HTTP server could not start (address in use, permission denied, ...)."""
 
 
+def _granian_options() -> dict[str, Any]:
+    """What both ways of running Granian share: RSGI, HTTP/1.1 and 2, no websockets, and
+    Granian's log records through ours at our level (its experimental notices dropped)."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+
+    logging.getLogger("_granian").addFilter(_DropExperimentalNotice())
+    return {
+        "interface": Interfaces.RSGI,
+        "http": HTTPModes.auto,
+        "websockets": False,
+        "backlog": 1024,
+        "log_level": LogLevels.warning,
+        "log_dictconfig": _granian_logging(logging.getLogger().getEffectiveLevel()),
+    }
+
+
 def _granian_logging(level: int) -> dict[str, Any]:
     """Route Granian's loggers into ours (stderr, our format) instead of its own stdout."""
     return {
@@ -630,24 +647,10 @@ async def serve_http(app: WebApp, host: str, port: int, stop: asyncio.Event) -> 
 
     Raises :class:`ServeError` when the address cannot be bound.
     """
-    from granian.constants import HTTPModes, Interfaces
-    from granian.log import LogLevels
     from granian.server.embed import Server
 
     check_bind(host, port)
-    logging.getLogger("_granian").addFilter(_DropExperimentalNotice())
-    level = logging.getLogger().getEffectiveLevel()
-    server = Server(
-        app,
-        address=host,
-        port=port,
-        interface=Interfaces.RSGI,
-        http=HTTPModes.auto,
-        websockets=False,
-        backlog=1024,
-        log_level=LogLevels.warning,
-        log_dictconfig=_granian_logging(level),
-    )
+    server = Server(app, address=host, port=port, **_granian_options())
     # Idle keep-alive connections must not hold up a shutdown for long.
     server.workers_kill_timeout = 3
     task = asyncio.create_task(server.serve())
@@ -693,31 +696,23 @@ def serve_workers(
     This is what ``feedsvc serve`` runs: like nginx's worker processes, the workers share
     nothing, so an in-process counter (the daemon's ``/metrics``) could not be served this way.
     """
-    from granian.constants import HTTPModes, Interfaces, TaskImpl
-    from granian.log import LogLevels
+    from granian.constants import TaskImpl
     from granian.server.mp import MPServer
 
     host, port = config.server.host, config.server.port
     check_bind(host, port)
-    logging.getLogger("_granian").addFilter(_DropExperimentalNotice())
-    level = logging.getLogger().getEffectiveLevel()
     loader = _AppLoader(config, os.getpid())
     server = MPServer(
         "feedsvc.web:WebApp",  # a label only: the loader builds the app
         address=host,
         port=port,
-        interface=Interfaces.RSGI,
         workers=workers,
         # Granian's Rust task implementation steps each request's coroutine without an
         # asyncio.Task: about a fifth more requests/s here (figure 6). Granian has it for
         # Python < 3.12 only (and calls it experimental); the workers' own event loops run
         # it, not the daemon's, whose asyncio.Runner could not cancel its stand-in tasks.
         task_impl=TaskImpl.rust if sys.version_info < (3, 12) else TaskImpl.asyncio,
-        http=HTTPModes.auto,
-        websockets=False,
-        backlog=1024,
-        log_level=LogLevels.warning,
-        log_dictconfig=_granian_logging(level),
+        **_granian_options(),
     )
     # Idle keep-alive connections must not hold up a shutdown (or a reload) for long.
     server.workers_kill_timeout = 3
