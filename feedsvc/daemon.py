@@ -393,19 +393,30 @@ class Daemon:
 # --- processes ------------------------------------------------------------------------------------
 
 
-def _reload_config(path: Path, current: Config) -> Config | None:
-    """Load the config again; None (logged) when it is invalid, so the old one stays."""
+def _reload_config(path: Path, current: Config, *, serve_workers: bool = False) -> Config | None:
+    """Load the config again; None (logged) when it is invalid, so the old one stays.
+    ``serve_workers``: the caller runs ``[server] workers`` processes (``feedsvc serve``)."""
     try:
         new = load_config(path)
     except ConfigError as e:
         log.error("reload refused, keeping the running configuration: %s", e)
         return None
     was, now = current.server, new.server
-    if (now.host, now.port, now.workers) != (was.host, was.port, was.workers):
-        log.warning("server.host/port/workers changed: restart feedsvc to apply them")
-        server = dataclasses.replace(now, host=was.host, port=was.port, workers=was.workers)
-        new = dataclasses.replace(new, server=server)
-    return new
+    # What only a restart applies: the address, and the number of serve workers (the daemon
+    # serves from its own process and has none, so a change there is not worth a warning).
+    changed = [
+        name
+        for name, same in (
+            ("host", now.host == was.host),
+            ("port", now.port == was.port),
+            ("workers", now.workers == was.workers or not serve_workers),
+        )
+        if not same
+    ]
+    if changed:
+        log.warning("server.%s changed: restart feedsvc to apply", "/".join(changed))
+    server = dataclasses.replace(now, host=was.host, port=was.port, workers=was.workers)
+    return dataclasses.replace(new, server=server)
 
 
 def _check_database(config: Config) -> None:
@@ -488,7 +499,7 @@ def run_server(config_path: Path) -> None:
     _check_database(config)
 
     def reload(current: Config) -> Config | None:
-        new = _reload_config(config_path, current)
+        new = _reload_config(config_path, current, serve_workers=True)
         if new is not None:
             log.info("reloaded configuration")
         return new
